@@ -1,0 +1,519 @@
+//! Command-line interface: argument parsing and the commands' output.
+//!
+//! Every command returns `Result<ExitCode, Failure>`; `run` prints failures the
+//! same way for all of them. Diagnostics go to stdout for `check` (they are its
+//! output) and to stderr everywhere else.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::{self, Diagnostic};
+use crate::secrets::{self, SecretValues};
+use crate::source::Sources;
+use crate::stack::{self, Report, Stack};
+use crate::{init, render, rules};
+
+#[derive(Parser)]
+#[command(
+    name = "vpai",
+    version,
+    about = "One stack file plus encrypted secrets to a hardened, monitored Docker stack.",
+    long_about = "vpai reads a declarative stack file (vpai.toml) and an age-encrypted secrets file \
+(secrets.age), checks the whole configuration against the pitfalls known to break a deploy, \
+and renders everything a host runs: compose file, env files, Caddyfile, service configs.\n\n\
+Start with `vpai init`, then `vpai check` and `vpai render`. `vpai explain RULE` documents \
+every check.",
+    after_help = "Examples:\n  vpai init mystack --defaults --name acme --domain acme.example\n  vpai check examples/javisi --env preprod\n  vpai render examples/javisi --out /tmp/bundle\n  vpai explain memory-budget"
+)]
+pub struct Cli {
+    /// When to color output.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a stack: schema, references, budgets, networks, routes, ports. Exit 1 on errors.
+    Check {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Render the full bundle (compose, env files, Caddyfile, configs) into OUT.
+    ///
+    /// The output is deterministic and mirrors /opt/<project>/ on each host:
+    /// OUT/<host>/docker-compose.yml, OUT/<host>/configs/<service>/... Env files
+    /// hold secrets and are written with mode 0600.
+    Render {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Directory to write; replaced as a whole, never left half-written.
+        #[arg(long, short)]
+        out: PathBuf,
+        #[command(flatten)]
+        identity: IdentityArgs,
+    },
+    /// Show the documentation of a rule (what it checks, why, example, fix).
+    Explain {
+        /// Rule name, e.g. `memory-budget`. Without it, lists every rule.
+        rule: Option<String>,
+    },
+    /// Print the JSON Schema of vpai.toml (for editor completion and validation).
+    Schema,
+    /// Create a stack: write vpai.toml and generate every secret into secrets.age.
+    Init(init::InitArgs),
+    /// Manage the encrypted secrets of a stack.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Generate the secrets that enabled services need and secrets.age lacks.
+    Sync {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        identity: IdentityArgs,
+    },
+    /// List secrets (name, owner, set or missing). Values only with --reveal.
+    Show {
+        /// Only this secret.
+        name: Option<String>,
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Print the plaintext value(s).
+        #[arg(long)]
+        reveal: bool,
+        #[command(flatten)]
+        identity: IdentityArgs,
+    },
+    /// Set one secret's value, read from the terminal (hidden) or from stdin.
+    Set {
+        name: String,
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        identity: IdentityArgs,
+    },
+    /// Edit the decrypted secrets in $EDITOR, then re-encrypt.
+    Edit {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        identity: IdentityArgs,
+    },
+}
+
+#[derive(Args)]
+struct StackArgs {
+    /// Stack directory (holding vpai.toml) or the stack file itself.
+    #[arg(long = "dir", short = 'C', default_value = ".")]
+    dir: PathBuf,
+    /// Environment to resolve.
+    #[arg(long, short, default_value = "prod")]
+    env: String,
+}
+
+#[derive(Args)]
+struct IdentityArgs {
+    /// age identity file (or SSH private key) to decrypt secrets.age. Default:
+    /// $VPAI_IDENTITY, the stack's [age] identity, ~/.config/vpai/identity.txt, ~/.ssh/id_ed25519.
+    #[arg(long, global = false)]
+    identity: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Format {
+    Human,
+    Json,
+}
+
+/// A command failed: diagnostics to print (with the texts they point into).
+pub struct Failure {
+    diagnostics: Vec<Diagnostic>,
+    sources: Sources,
+}
+
+impl From<Report> for Failure {
+    fn from(r: Report) -> Self {
+        Failure {
+            diagnostics: r.diagnostics,
+            sources: r.sources,
+        }
+    }
+}
+
+impl From<Diagnostic> for Failure {
+    fn from(d: Diagnostic) -> Self {
+        Failure {
+            diagnostics: vec![d],
+            sources: Sources::default(),
+        }
+    }
+}
+
+impl From<secrets::SecretsError> for Failure {
+    fn from(e: secrets::SecretsError) -> Self {
+        Diagnostic::error("secrets", e.to_string()).into()
+    }
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    match dispatch(cli.command, color) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprint!(
+                "{}",
+                diagnostic::render_human(&failure.diagnostics, &failure.sources, color)
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
+    match command {
+        Command::Check { stack, format } => check(&stack, format, color),
+        Command::Render {
+            stack,
+            out,
+            identity,
+        } => render_cmd(&stack, &out, &identity),
+        Command::Explain { rule } => explain(rule.as_deref()),
+        Command::Schema => {
+            let schema = schemars::schema_for!(crate::stack::raw::RawStack);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).expect("schema serializes")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init(args) => init::run(args).map_err(Failure::from),
+        Command::Secrets { command } => secrets_cmd(command),
+    }
+}
+
+fn load(args: &StackArgs) -> Result<Stack, Failure> {
+    Ok(stack::load(&args.dir, &args.env)?)
+}
+
+fn check(args: &StackArgs, format: Format, color: bool) -> Result<ExitCode, Failure> {
+    let (diagnostics, sources, services) = match stack::load(&args.dir, &args.env) {
+        Ok(stack) => {
+            let d = rules::check(&stack);
+            (d, stack.sources, stack.services.len())
+        }
+        Err(report) => (report.diagnostics, report.sources, 0),
+    };
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    let mut stdout = std::io::stdout().lock();
+    if format == Format::Json {
+        let doc = serde_json::json!({
+            "env": args.env,
+            "ok": !failed,
+            "diagnostics": diagnostic::render_json(&diagnostics, &sources),
+        });
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("serializes")
+        )
+        .ok();
+    } else {
+        let color = color && std::io::stdout().is_terminal();
+        write!(
+            stdout,
+            "{}",
+            diagnostic::render_human(&diagnostics, &sources, color)
+        )
+        .ok();
+        if diagnostics.is_empty() {
+            writeln!(
+                stdout,
+                "ok: {services} services checked for `{}`, no problems found",
+                args.env
+            )
+            .ok();
+        } else {
+            writeln!(
+                stdout,
+                "{} in `{}`",
+                diagnostic::summary(&diagnostics),
+                args.env
+            )
+            .ok();
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn stack_dir(args: &StackArgs) -> PathBuf {
+    let path = stack::load::stack_path(&args.dir);
+    path.parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn secrets_file(args: &StackArgs) -> PathBuf {
+    stack_dir(args).join(secrets::SECRETS_FILE)
+}
+
+fn decrypt(
+    args: &StackArgs,
+    stack: &Stack,
+    identity: &IdentityArgs,
+) -> Result<SecretValues, Failure> {
+    let file = secrets_file(args);
+    if !file.exists() {
+        return Err(
+            Diagnostic::error("secrets", format!("{} does not exist", file.display()))
+                .help("run `vpai secrets sync` to create it")
+                .into(),
+        );
+    }
+    let candidates = secrets::identity_candidates(
+        identity.identity.as_deref(),
+        &stack_dir(args),
+        stack.identity.as_deref(),
+    );
+    Ok(secrets::decrypt(&file, &candidates)?)
+}
+
+fn render_cmd(args: &StackArgs, out: &Path, identity: &IdentityArgs) -> Result<ExitCode, Failure> {
+    let stack = load(args)?;
+    let problems = rules::check(&stack);
+    if problems.iter().any(Diagnostic::is_error) {
+        let mut failure = Failure {
+            diagnostics: problems,
+            sources: stack.sources,
+        };
+        failure.diagnostics.push(
+            Diagnostic::error("render-refused", "nothing rendered: the stack has errors")
+                .help("run `vpai check` and fix them first"),
+        );
+        return Err(failure);
+    }
+    let values = decrypt(args, &stack, identity)?;
+    let bundle = render::render(&stack, &values).map_err(|diagnostics| Failure {
+        diagnostics,
+        sources: stack.sources.clone(),
+    })?;
+    render::write(&bundle, out)
+        .map_err(|e| Diagnostic::error("io", format!("cannot write {}: {e}", out.display())))?;
+    let hosts: Vec<&str> = stack
+        .hosts
+        .keys()
+        .map(String::as_str)
+        .filter(|h| out.join(h).exists())
+        .collect();
+    eprintln!(
+        "rendered {} files for `{}` into {} (hosts: {})",
+        bundle.files.len(),
+        stack.env,
+        out.display(),
+        hosts.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn explain(rule: Option<&str>) -> Result<ExitCode, Failure> {
+    match rule {
+        None => {
+            for r in rules::RULES {
+                let summary = r
+                    .doc()
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty() && !l.starts_with('#'))
+                    .unwrap_or("");
+                println!("{:<40} {summary}", r.name());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(name) => match rules::find(name) {
+            Some(r) => {
+                print!("{}", rules::explain(r));
+                Ok(ExitCode::SUCCESS)
+            }
+            None => Err(
+                Diagnostic::error("unknown-rule", format!("no rule named `{name}`"))
+                    .maybe_help(crate::suggest::hint(
+                        name,
+                        rules::RULES.iter().map(|r| r.name()),
+                    ))
+                    .note("`vpai explain` lists every rule")
+                    .into(),
+            ),
+        },
+    }
+}
+
+fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> {
+    match command {
+        SecretsCommand::Sync {
+            stack: args,
+            identity,
+        } => {
+            let stack = load(&args)?;
+            let file = secrets_file(&args);
+            let mut values = if file.exists() {
+                decrypt(&args, &stack, &identity)?
+            } else {
+                SecretValues::default()
+            };
+            let specs: Vec<_> = stack.secrets.values().collect();
+            let generated = values.generate_missing(&specs);
+            if !generated.is_empty() {
+                secrets::encrypt_to_file(&values, &stack.recipients, &file)?;
+            }
+            for name in &generated {
+                println!("generated {name}");
+            }
+            let missing: Vec<&str> = stack
+                .secrets
+                .values()
+                .filter(|s| s.provided && values.get(&s.name).is_none())
+                .map(|s| s.name.as_str())
+                .collect();
+            for name in &missing {
+                println!("missing   {name} (provided by you: `vpai secrets set {name}`)");
+            }
+            if generated.is_empty() && missing.is_empty() {
+                println!("secrets.age has every secret `{}` needs", stack.env);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SecretsCommand::Show {
+            name,
+            stack: args,
+            reveal,
+            identity,
+        } => {
+            let stack = load(&args)?;
+            let values = decrypt(&args, &stack, &identity)?;
+            if let Some(n) = &name
+                && !stack.secrets.contains_key(n)
+                && values.get(n).is_none()
+            {
+                return Err(
+                    Diagnostic::error("unknown-secret", format!("no secret named `{n}`"))
+                        .maybe_help(crate::suggest::hint(
+                            n,
+                            stack.secrets.keys().map(String::as_str),
+                        ))
+                        .into(),
+                );
+            }
+            let mut names: Vec<&str> = stack
+                .secrets
+                .keys()
+                .map(String::as_str)
+                .chain(values.names())
+                .collect();
+            names.sort();
+            names.dedup();
+            for n in names
+                .into_iter()
+                .filter(|n| name.as_deref().is_none_or(|x| x == *n))
+            {
+                let spec = stack.secrets.get(n);
+                let state = match (values.get(n), reveal) {
+                    (Some(v), true) => v.to_string(),
+                    (Some(_), false) => "set".to_string(),
+                    (None, _) => "MISSING".to_string(),
+                };
+                let owner = spec.map(|s| s.owner.as_str()).unwrap_or("unused");
+                let description = spec.map(|s| s.description.as_str()).unwrap_or("");
+                if reveal && name.is_some() {
+                    println!("{state}");
+                } else {
+                    println!("{n:<36} {owner:<16} {state:<10} {description}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SecretsCommand::Set {
+            name,
+            stack: args,
+            identity,
+        } => {
+            let stack = load(&args)?;
+            if !stack.secrets.contains_key(&name) {
+                return Err(Diagnostic::error(
+                    "unknown-secret",
+                    format!("`{name}` is not a secret this stack declares"),
+                )
+                .maybe_help(crate::suggest::hint(
+                    &name,
+                    stack.secrets.keys().map(String::as_str),
+                ))
+                .into());
+            }
+            let file = secrets_file(&args);
+            let mut values = if file.exists() {
+                decrypt(&args, &stack, &identity)?
+            } else {
+                SecretValues::default()
+            };
+            let value = if std::io::stdin().is_terminal() {
+                rpassword::prompt_password(format!("value for {name} (hidden): "))
+                    .map_err(|e| Diagnostic::error("io", format!("cannot read the value: {e}")))?
+            } else {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| Diagnostic::error("io", format!("cannot read the value: {e}")))?;
+                line.trim_end_matches(['\n', '\r']).to_string()
+            };
+            if value.is_empty() {
+                return Err(Diagnostic::error("secrets", "empty value: nothing changed").into());
+            }
+            values.set(&name, value);
+            secrets::encrypt_to_file(&values, &stack.recipients, &file)?;
+            println!("set {name}");
+            Ok(ExitCode::SUCCESS)
+        }
+        SecretsCommand::Edit {
+            stack: args,
+            identity,
+        } => {
+            let stack = load(&args)?;
+            let values = decrypt(&args, &stack, &identity)?;
+            let edited = init::edit_in_editor(&values)?;
+            if edited == values {
+                println!("no change");
+            } else {
+                secrets::encrypt_to_file(&edited, &stack.recipients, &secrets_file(&args))?;
+                println!("secrets.age updated ({} secrets)", edited.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

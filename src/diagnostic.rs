@@ -1,0 +1,238 @@
+//! Diagnostics: what every stage reports instead of stopping at the first problem.
+//!
+//! Loading, resolving and checking all push [`Diagnostic`]s; the CLI prints them
+//! together (human text with the offending line and a caret, or JSON) and the exit
+//! code depends on whether any is an error.
+
+use codespan_reporting::diagnostic as cs;
+use codespan_reporting::files::{Error as FilesError, Files};
+use codespan_reporting::term;
+use serde::Serialize;
+use std::ops::Range;
+
+use crate::source::{SourceId, Sources, Span};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+#[derive(Clone, Debug)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+/// One finding. `code` is the stable kebab-case name of the rule (or of the
+/// loading stage) that produced it, so scripts and `vpai explain` can use it.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub primary: Option<Label>,
+    pub secondary: Vec<Label>,
+    pub notes: Vec<String>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            primary: None,
+            secondary: Vec::new(),
+            notes: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message)
+        }
+    }
+
+    pub fn at(mut self, span: Option<&Span>, label: impl Into<String>) -> Self {
+        if let Some(span) = span {
+            self.primary = Some(Label {
+                span: span.clone(),
+                message: label.into(),
+            });
+        }
+        self
+    }
+
+    pub fn also(mut self, span: Option<&Span>, label: impl Into<String>) -> Self {
+        if let Some(span) = span {
+            self.secondary.push(Label {
+                span: span.clone(),
+                message: label.into(),
+            });
+        }
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn maybe_help(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Adapter so codespan can read lines out of [`Sources`].
+struct SourceFiles<'a>(&'a Sources);
+
+impl<'a> Files<'a> for SourceFiles<'a> {
+    type FileId = usize;
+    type Name = &'a str;
+    type Source = &'a str;
+
+    fn name(&'a self, id: usize) -> Result<&'a str, FilesError> {
+        Ok(self.0.name(SourceId(id)))
+    }
+
+    fn source(&'a self, id: usize) -> Result<&'a str, FilesError> {
+        Ok(self.0.text(SourceId(id)))
+    }
+
+    fn line_index(&'a self, id: usize, byte_index: usize) -> Result<usize, FilesError> {
+        Ok(self.0.line_col(SourceId(id), byte_index).0 - 1)
+    }
+
+    fn line_range(&'a self, id: usize, line_index: usize) -> Result<Range<usize>, FilesError> {
+        let text = self.0.text(SourceId(id));
+        let mut start = 0;
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            if i == line_index {
+                return Ok(start..start + line.len());
+            }
+            start += line.len();
+        }
+        if line_index == text.split_inclusive('\n').count() {
+            return Ok(text.len()..text.len());
+        }
+        Err(FilesError::LineTooLarge {
+            given: line_index,
+            max: text.lines().count(),
+        })
+    }
+}
+
+fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
+    let severity = match d.severity {
+        Severity::Error => cs::Severity::Error,
+        Severity::Warning => cs::Severity::Warning,
+    };
+    let mut labels = Vec::new();
+    if let Some(p) = &d.primary {
+        labels.push(
+            cs::Label::primary(p.span.source.0, p.span.range.clone()).with_message(&p.message),
+        );
+    }
+    for s in &d.secondary {
+        labels.push(
+            cs::Label::secondary(s.span.source.0, s.span.range.clone()).with_message(&s.message),
+        );
+    }
+    let mut notes = d.notes.clone();
+    if let Some(help) = &d.help {
+        notes.push(format!("help: {help}"));
+    }
+    cs::Diagnostic::new(severity)
+        .with_code(d.code)
+        .with_message(&d.message)
+        .with_labels(labels)
+        .with_notes(notes)
+}
+
+/// Human rendering: the offending lines with carets, notes and help.
+pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {
+    let mut buffer = if color {
+        term::termcolor::Buffer::ansi()
+    } else {
+        term::termcolor::Buffer::no_color()
+    };
+    let config = term::Config::default();
+    let files = SourceFiles(sources);
+    for d in diagnostics {
+        // Rendering into a memory buffer with spans we produced cannot fail short of a bug.
+        term::emit_to_write_style(&mut buffer, &config, &files, &to_codespan(d))
+            .expect("diagnostic spans point into registered sources");
+    }
+    String::from_utf8_lossy(buffer.as_slice()).into_owned()
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    code: &'a str,
+    severity: Severity,
+    message: &'a str,
+    location: Option<JsonLocation>,
+    help: Option<&'a str>,
+    notes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonLocation {
+    file: String,
+    line: usize,
+    column: usize,
+    label: String,
+}
+
+/// Machine rendering, one object per diagnostic.
+pub fn render_json(diagnostics: &[Diagnostic], sources: &Sources) -> serde_json::Value {
+    let list: Vec<_> = diagnostics
+        .iter()
+        .map(|d| JsonDiagnostic {
+            code: d.code,
+            severity: d.severity,
+            message: &d.message,
+            location: d.primary.as_ref().map(|p| {
+                let (line, column) = sources.line_col(p.span.source, p.span.range.start);
+                JsonLocation {
+                    file: sources.name(p.span.source).to_string(),
+                    line,
+                    column,
+                    label: p.message.clone(),
+                }
+            }),
+            help: d.help.as_deref(),
+            notes: &d.notes,
+        })
+        .collect();
+    serde_json::to_value(list).expect("diagnostics serialize")
+}
+
+/// "2 errors, 1 warning" style summary.
+pub fn summary(diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{}, {}",
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    )
+}

@@ -1,0 +1,148 @@
+//! Checks on the resolved stack: one rule per file, one registry.
+//!
+//! Each rule has a stable kebab-case name and a doc comment in four parts (what it
+//! does, why it is bad, example, fix) that `vpai explain NAME` prints. Rules never
+//! stop at the first finding: they push every diagnostic they see. Adding a rule is
+//! one file, one line in [`RULES`], one fixture under `tests/rules/NAME/`.
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::stack::Stack;
+
+mod dependency_cycle;
+mod healthy_dependency_without_healthcheck;
+mod internet_without_egress;
+mod memory_budget;
+mod network_isolation;
+mod platform_mismatch;
+mod published_port;
+mod route_collision;
+mod route_without_proxy;
+mod subnet_collision;
+mod subpath_unsupported;
+mod unknown_network;
+
+/// A check over the whole stack.
+pub trait Rule: Sync {
+    fn name(&self) -> &'static str;
+    /// The rule's documentation (its doc comment), in Markdown.
+    fn doc(&self) -> &'static str;
+    fn severity(&self) -> Severity;
+    fn check(&self, stack: &Stack, out: &mut Vec<Diagnostic>);
+}
+
+/// Declares a rule: the struct, its name, and its doc comment as the `explain` page.
+/// The rule file then implements `fn run(&self, stack, out)`.
+macro_rules! declare_rule {
+    ($(#[doc = $doc:literal])+ pub struct $ty:ident => $name:literal, $severity:ident;) => {
+        $(#[doc = $doc])+
+        pub struct $ty;
+
+        impl $ty {
+            /// A diagnostic of this rule at its declared severity.
+            fn diagnostic(message: impl Into<String>) -> $crate::diagnostic::Diagnostic {
+                let d = $crate::diagnostic::Diagnostic::error($name, message);
+                $crate::diagnostic::Diagnostic {
+                    severity: $crate::diagnostic::Severity::$severity,
+                    ..d
+                }
+            }
+        }
+
+        impl $crate::rules::Rule for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn doc(&self) -> &'static str {
+                concat!($($doc, "\n"),+)
+            }
+            fn severity(&self) -> $crate::diagnostic::Severity {
+                $crate::diagnostic::Severity::$severity
+            }
+            fn check(&self, stack: &$crate::stack::Stack, out: &mut Vec<$crate::diagnostic::Diagnostic>) {
+                self.run(stack, out)
+            }
+        }
+    };
+}
+pub(crate) use declare_rule;
+
+/// Every rule, in the order `check` runs them.
+pub static RULES: &[&dyn Rule] = &[
+    &dependency_cycle::DependencyCycle,
+    &healthy_dependency_without_healthcheck::HealthyDependencyWithoutHealthcheck,
+    &memory_budget::MemoryBudget,
+    &network_isolation::DatastoreOnFrontend,
+    &internet_without_egress::InternetWithoutEgress,
+    &unknown_network::UnknownNetwork,
+    &published_port::PublishedPort,
+    &route_collision::RouteCollision,
+    &subnet_collision::SubnetCollision,
+    &subpath_unsupported::SubpathUnsupported,
+    &route_without_proxy::RouteWithoutProxy,
+    &platform_mismatch::PlatformMismatch,
+];
+
+pub fn find(name: &str) -> Option<&'static dyn Rule> {
+    RULES.iter().copied().find(|r| r.name() == name)
+}
+
+/// Run every rule; diagnostics come back sorted by severity (errors first), then rule.
+pub fn check(stack: &Stack) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for rule in RULES {
+        rule.check(stack, &mut out);
+    }
+    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out
+}
+
+/// The `explain` page of a rule: its name, severity and documentation.
+pub fn explain(rule: &dyn Rule) -> String {
+    let severity = match rule.severity() {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let body: String = rule
+        .doc()
+        .lines()
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!("# {} ({severity})\n\n{}\n", rule.name(), body.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for rule in RULES {
+            let name = rule.name();
+            assert!(seen.insert(name), "duplicate rule {name}");
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !name.starts_with('-'),
+                "{name} is not kebab-case"
+            );
+        }
+    }
+
+    #[test]
+    fn every_rule_documents_what_why_example_fix() {
+        for rule in RULES {
+            for section in [
+                "## What it does",
+                "## Why is this bad?",
+                "## Example",
+                "## Fix",
+            ] {
+                assert!(
+                    rule.doc().contains(section),
+                    "rule {} lacks `{section}`",
+                    rule.name()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Secrets: generated or provided values, stored encrypted in `secrets.age`.
+//!
+//! The plaintext is a TOML table of `name = "value"`, encrypted with the `age`
+//! crate to X25519 (`age1...`) or SSH recipients. Values live in memory only as
+//! long as a command needs them; nothing here prints them. The only ways a value
+//! reaches the outside are the rendered env files (mode 0600) and
+//! `vpai secrets show --reveal`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use rand::RngExt;
+
+use crate::stack::model::SecretSpec;
+use crate::stack::raw::Charset;
+
+pub const SECRETS_FILE: &str = "secrets.age";
+
+/// Decrypted secret values. `Debug` never shows them.
+#[derive(Default, Clone, PartialEq, Eq)]
+pub struct SecretValues(BTreeMap<String, String>);
+
+impl fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl SecretValues {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    pub fn set(&mut self, name: &str, value: String) {
+        self.0.insert(name.to_string(), value);
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Fill every declared, generated secret that has no value yet. Returns the
+    /// names generated; never touches an existing value.
+    pub fn generate_missing(&mut self, specs: &[&SecretSpec]) -> Vec<String> {
+        let mut generated = Vec::new();
+        for spec in specs {
+            if spec.provided || self.0.contains_key(&spec.name) {
+                continue;
+            }
+            self.0
+                .insert(spec.name.clone(), generate(spec.length, spec.charset));
+            generated.push(spec.name.clone());
+        }
+        generated
+    }
+
+    fn to_toml(&self) -> String {
+        let mut out =
+            String::from("# vpai secrets — plaintext only in memory; stored encrypted.\n");
+        for (k, v) in &self.0 {
+            out.push_str(&format!("{k} = {}\n", toml::Value::String(v.clone())));
+        }
+        out
+    }
+
+    fn from_toml(text: &str) -> Result<Self, SecretsError> {
+        let table: toml::Table = text.parse().map_err(|_| SecretsError::Corrupt)?;
+        let mut values = BTreeMap::new();
+        for (k, v) in table {
+            match v {
+                toml::Value::String(s) => {
+                    values.insert(k, s);
+                }
+                _ => return Err(SecretsError::Corrupt),
+            }
+        }
+        Ok(Self(values))
+    }
+}
+
+/// A random value from the OS generator.
+pub fn generate(length: usize, charset: Charset) -> String {
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const HEX: &[u8] = b"0123456789abcdef";
+    let alphabet = match charset {
+        Charset::Alnum => ALNUM,
+        Charset::Hex => HEX,
+    };
+    let mut rng = rand::rng();
+    (0..length)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("no identity to decrypt {file}; looked in: {looked}")]
+    NoIdentity { file: String, looked: String },
+    #[error("cannot read identity file {path}: {reason}")]
+    BadIdentity { path: String, reason: String },
+    #[error(
+        "none of the identities in {looked} can decrypt {file} (it was encrypted to other recipients)"
+    )]
+    WrongIdentity { file: String, looked: String },
+    #[error("{0} is not a valid age file")]
+    NotAge(String),
+    #[error("the decrypted secrets are not a TOML table of strings")]
+    Corrupt,
+    #[error("no recipients: add `[age] recipients = [\"age1...\"]` to vpai.toml")]
+    NoRecipients,
+    #[error("invalid recipient `{0}`: expected an age (age1...) or SSH public key")]
+    BadRecipient(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Where to look for the identity, in order: `--identity`, `VPAI_IDENTITY`, the
+/// stack's `[age] identity`, `~/.config/vpai/identity.txt`, `~/.ssh/id_ed25519`.
+pub fn identity_candidates(
+    explicit: Option<&Path>,
+    stack_dir: &Path,
+    stack_identity: Option<&str>,
+) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(p) = explicit {
+        out.push(p.to_path_buf());
+        return out;
+    }
+    if let Some(p) = std::env::var_os("VPAI_IDENTITY") {
+        out.push(PathBuf::from(p));
+        return out;
+    }
+    if let Some(p) = stack_identity {
+        out.push(stack_dir.join(p));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let home = PathBuf::from(home);
+        out.push(home.join(".config/vpai/identity.txt"));
+        out.push(home.join(".ssh/id_ed25519"));
+    }
+    out
+}
+
+type Identity = Box<dyn age::Identity + Send + Sync>;
+
+fn load_identities(path: &Path) -> Result<Vec<Identity>, SecretsError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SecretsError::BadIdentity {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    if text.contains("PRIVATE KEY") {
+        let identity =
+            age::ssh::Identity::from_buffer(text.as_bytes(), Some(path.display().to_string()))
+                .map_err(|e| SecretsError::BadIdentity {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+        return Ok(vec![Box::new(identity)]);
+    }
+    let file =
+        age::IdentityFile::from_buffer(text.as_bytes()).map_err(|e| SecretsError::BadIdentity {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    file.into_identities()
+        .map_err(|e| SecretsError::BadIdentity {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Decrypt `file` with the first candidate identity that exists.
+pub fn decrypt(file: &Path, candidates: &[PathBuf]) -> Result<SecretValues, SecretsError> {
+    let ciphertext = std::fs::read(file)
+        .map_err(|e| SecretsError::Io(format!("cannot read {}: {e}", file.display())))?;
+    let existing: Vec<&PathBuf> = candidates.iter().filter(|p| p.exists()).collect();
+    let looked = candidates
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if existing.is_empty() {
+        return Err(SecretsError::NoIdentity {
+            file: file.display().to_string(),
+            looked: if looked.is_empty() {
+                "(nowhere: set VPAI_IDENTITY)".to_string()
+            } else {
+                looked
+            },
+        });
+    }
+    let mut identities = Vec::new();
+    for path in &existing {
+        identities.extend(load_identities(path)?);
+    }
+    let reader = age::armor::ArmoredReader::new(&ciphertext[..]);
+    let decryptor = age::Decryptor::new(reader)
+        .map_err(|_| SecretsError::NotAge(file.display().to_string()))?;
+    let mut plaintext = String::new();
+    decryptor
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        .map_err(|_| SecretsError::WrongIdentity {
+            file: file.display().to_string(),
+            looked: existing
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?
+        .read_to_string(&mut plaintext)
+        .map_err(|_| SecretsError::Corrupt)?;
+    SecretValues::from_toml(&plaintext)
+}
+
+fn parse_recipient(text: &str) -> Result<Box<dyn age::Recipient + Send>, SecretsError> {
+    let t = text.trim();
+    if let Ok(r) = age::x25519::Recipient::from_str(t) {
+        return Ok(Box::new(r));
+    }
+    if let Ok(r) = age::ssh::Recipient::from_str(t) {
+        return Ok(Box::new(r));
+    }
+    Err(SecretsError::BadRecipient(t.to_string()))
+}
+
+/// Encrypt to every recipient and replace `file` atomically (temp file + rename).
+pub fn encrypt_to_file(
+    values: &SecretValues,
+    recipients: &[String],
+    file: &Path,
+) -> Result<(), SecretsError> {
+    if recipients.is_empty() {
+        return Err(SecretsError::NoRecipients);
+    }
+    let parsed = recipients
+        .iter()
+        .map(|r| parse_recipient(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let encryptor =
+        age::Encryptor::with_recipients(parsed.iter().map(|r| r.as_ref() as &dyn age::Recipient))
+            .map_err(|e| SecretsError::Io(e.to_string()))?;
+    let mut out = Vec::new();
+    let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+        .map_err(|e| SecretsError::Io(e.to_string()))?;
+    let mut writer = encryptor
+        .wrap_output(armor)
+        .map_err(|e| SecretsError::Io(e.to_string()))?;
+    writer
+        .write_all(values.to_toml().as_bytes())
+        .map_err(|e| SecretsError::Io(e.to_string()))?;
+    writer
+        .finish()
+        .and_then(|armor| armor.finish())
+        .map_err(|e| SecretsError::Io(e.to_string()))?;
+    let tmp = file.with_extension("age.tmp");
+    std::fs::write(&tmp, &out)
+        .map_err(|e| SecretsError::Io(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, file)
+        .map_err(|e| SecretsError::Io(format!("cannot replace {}: {e}", file.display())))?;
+    Ok(())
+}
+
+/// A new X25519 identity: (identity file text, public recipient).
+pub fn new_identity() -> (String, String) {
+    use age::secrecy::ExposeSecret;
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    let text = format!(
+        "# created by vpai\n# public key: {recipient}\n{}\n",
+        identity.to_string().expose_secret()
+    );
+    (text, recipient)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_wrong_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let (id_text, recipient) = new_identity();
+        let id_path = dir.path().join("id.txt");
+        std::fs::write(&id_path, id_text).unwrap();
+        let mut values = SecretValues::default();
+        values.set("a", "x$y\"z".to_string());
+        let file = dir.path().join("secrets.age");
+        encrypt_to_file(&values, &[recipient], &file).unwrap();
+        assert!(!std::fs::read_to_string(&file).unwrap().contains("x$y"));
+        assert_eq!(decrypt(&file, &[id_path]).unwrap(), values);
+
+        let (other, _) = new_identity();
+        let other_path = dir.path().join("other.txt");
+        std::fs::write(&other_path, other).unwrap();
+        let err = decrypt(&file, &[other_path.clone()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("other.txt"), "{err}");
+        let missing = decrypt(&file, &[dir.path().join("nope")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("looked in") && missing.contains("nope"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_values() {
+        let mut values = SecretValues::default();
+        values.set("token", "hunter2".to_string());
+        assert!(!format!("{values:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn generation_respects_length_and_charset() {
+        let v = generate(40, Charset::Hex);
+        assert_eq!(v.len(), 40);
+        assert!(v.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}

@@ -1,0 +1,11 @@
+//! The stack: raw file types, loading, resolution into the typed model, value templates.
+
+pub mod load;
+pub mod model;
+pub mod raw;
+pub mod resolve;
+pub mod template;
+
+pub use load::Report;
+pub use model::Stack;
+pub use resolve::load;

@@ -1,0 +1,302 @@
+//! The resolved stack: what every later stage (check, render, plan) works on.
+//!
+//! Everything here is already merged (catalog -> stack file -> environment
+//! overlay), typed and defaulted. Values that reference secrets or other services
+//! stay as [`Template`]s: the model never holds a plaintext secret.
+
+use indexmap::IndexMap;
+use ipnet::{IpNet, Ipv4Net};
+use serde::Serialize;
+
+use crate::source::{Sources, Span};
+use crate::stack::raw::{Access, Charset, Condition, Kind, Probe, RawModel};
+use crate::stack::template::Template;
+use crate::units::{Mib, Seconds};
+
+#[derive(Debug, Serialize)]
+pub struct Stack {
+    /// Environment this model was resolved for.
+    pub env: String,
+    pub project: Project,
+    pub vpn: Option<Vpn>,
+    pub hosts: IndexMap<String, Host>,
+    pub networks: IndexMap<String, Network>,
+    /// Enabled services only, in name order.
+    pub services: IndexMap<String, Service>,
+    /// Every secret the enabled services and the stack need, in name order.
+    pub secrets: IndexMap<String, SecretSpec>,
+    pub databases: Vec<Database>,
+    pub external_databases: IndexMap<String, ExternalDatabase>,
+    pub identity: Option<String>,
+    pub recipients: Vec<String>,
+    #[serde(skip)]
+    pub sources: Sources,
+    #[serde(skip)]
+    pub stack_span: Option<Span>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Project {
+    pub name: String,
+    pub domain: Option<String>,
+    pub timezone: String,
+    pub email: Option<String>,
+    pub webhook: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Vpn {
+    pub cidr: IpNet,
+    pub headscale_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Host {
+    pub name: String,
+    pub address: Option<String>,
+    pub vpn_address: Option<String>,
+    pub ssh_user: String,
+    pub ssh_port: u16,
+    pub memory: Option<Mib>,
+    pub os_reserve: Mib,
+    pub cpus: Option<f64>,
+    pub arch: String,
+    #[serde(skip)]
+    pub span: Option<Span>,
+    #[serde(skip)]
+    pub memory_span: Option<Span>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Network {
+    pub name: String,
+    pub subnet: Ipv4Net,
+    pub internal: bool,
+    #[serde(skip)]
+    pub span: Option<Span>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExternalDatabase {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub sslmode: Option<String>,
+    pub provision: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretSpec {
+    pub name: String,
+    pub description: String,
+    pub provided: bool,
+    pub length: usize,
+    pub charset: Charset,
+    /// Who declared it: a service name, `stack`, or `database`.
+    pub owner: String,
+}
+
+/// A PostgreSQL database and its role. The password is one secret
+/// (`password_secret`) that provisioning and every consumer read.
+#[derive(Debug, Clone, Serialize)]
+pub struct Database {
+    pub name: String,
+    pub user: String,
+    pub extensions: Vec<String>,
+    pub server: String,
+    pub owner_service: String,
+    pub password_secret: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Service {
+    pub name: String,
+    /// Catalog entry it comes from, or `None` for a custom image.
+    pub catalog: Option<String>,
+    pub description: Option<String>,
+    pub image: String,
+    pub host: String,
+    pub kind: Kind,
+    pub port: Option<u16>,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub init: bool,
+    pub platforms: Vec<String>,
+    pub needs_internet: bool,
+    pub supports_subpath: bool,
+    pub networks: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub group_add: Vec<String>,
+    pub read_only: bool,
+    pub health: Option<Health>,
+    pub resources: Resources,
+    pub env: IndexMap<String, Template>,
+    /// Env vars that apply once the named service is enabled; folded into `env`
+    /// during resolution.
+    #[serde(skip)]
+    pub consumes: IndexMap<String, IndexMap<String, Template>>,
+    pub files: IndexMap<String, ConfigFile>,
+    pub data: Vec<DataDir>,
+    pub mounts: Vec<Mount>,
+    pub databases: Vec<String>,
+    pub redis_user: Option<RedisUser>,
+    pub routes: Vec<Route>,
+    pub ports: Vec<Port>,
+    pub depends_on: IndexMap<String, Dependency>,
+    pub exports: IndexMap<String, Template>,
+    pub models: Vec<RawModelView>,
+    pub fallbacks: IndexMap<String, Vec<String>>,
+    pub config: Option<serde_json::Value>,
+    #[serde(skip)]
+    pub span: Option<Span>,
+    #[serde(skip)]
+    pub network_spans: Vec<Option<Span>>,
+}
+
+impl Service {
+    pub fn has_healthcheck(&self) -> bool {
+        self.health.is_some()
+    }
+
+    /// Container name on the host.
+    pub fn container_name(&self, project: &str) -> String {
+        format!("{project}_{}", self.name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RawModelView {
+    pub name: String,
+    pub model: String,
+    pub key: String,
+    pub max_tokens: Option<u32>,
+    pub api_base: Option<String>,
+}
+
+impl From<RawModel> for RawModelView {
+    fn from(m: RawModel) -> Self {
+        Self {
+            name: m.name,
+            model: m.model,
+            key: m.key,
+            max_tokens: m.max_tokens,
+            api_base: m.api_base,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum HealthTest {
+    /// HTTP GET of a path on the service port, with a probe tool present in the image.
+    Http {
+        path: String,
+        port: u16,
+        probe: Probe,
+    },
+    /// TCP connect through bash `/dev/tcp`.
+    Tcp {
+        port: u16,
+    },
+    Exec(Vec<String>),
+    Shell(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub test: HealthTest,
+    pub interval: Seconds,
+    pub timeout: Seconds,
+    pub retries: u32,
+    pub start_period: Seconds,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Resources {
+    pub memory: Mib,
+    pub cpus: f64,
+    pub reserve: Mib,
+    #[serde(skip)]
+    pub memory_span: Option<Span>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigFile {
+    pub name: String,
+    pub mount: String,
+    pub source: FileSource,
+    pub mode: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum FileSource {
+    Generator(String),
+    Template(String),
+    Content(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DataDir {
+    pub container_path: String,
+    /// Directory under `/opt/<project>/data/`.
+    pub dir: String,
+    pub owner: Option<String>,
+    pub identity: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mount {
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RedisUser {
+    pub user: String,
+    pub rules: String,
+    pub password_secret: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    pub subdomain: Option<String>,
+    pub path: Option<String>,
+    pub strip_prefix: bool,
+    pub access: Access,
+    pub websocket: bool,
+    pub port: u16,
+    #[serde(skip)]
+    pub span: Option<Span>,
+}
+
+impl Route {
+    /// The site address this route belongs to: `sub.domain`, `domain`, or `:80`.
+    pub fn site(&self, domain: Option<&str>) -> String {
+        match (domain, &self.subdomain) {
+            (Some(d), Some(s)) => format!("{s}.{d}"),
+            (Some(d), None) => d.to_string(),
+            (None, _) => ":80".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Port {
+    pub published: u16,
+    pub target: u16,
+    pub bind: String,
+    pub protocol: String,
+    pub public: bool,
+    #[serde(skip)]
+    pub span: Option<Span>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Dependency {
+    pub condition: Condition,
+    /// Added by vpai (database server, Redis) rather than written by the operator.
+    pub implicit: bool,
+    #[serde(skip)]
+    pub span: Option<Span>,
+}
