@@ -92,7 +92,7 @@ pub fn check(stack: &Stack) -> Vec<Diagnostic> {
     for rule in RULES {
         rule.check(stack, &mut out);
     }
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|d| std::cmp::Reverse(d.severity));
     out
 }
 

@@ -32,7 +32,9 @@ declare_rule! {
 impl RouteCollision {
     fn run(&self, stack: &Stack, out: &mut Vec<Diagnostic>) {
         let domain = stack.project.domain.as_deref();
-        let mut routes: BTreeMap<(String, String, String), Vec<(&str, &Route)>> = BTreeMap::new();
+        // (host, site, path) -> the services routed there.
+        type Key = (String, String, String);
+        let mut routes: BTreeMap<Key, Vec<(&str, &Route)>> = BTreeMap::new();
         for service in stack.services.values() {
             for route in &service.routes {
                 let key = (

