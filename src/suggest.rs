@@ -5,10 +5,16 @@ pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // Jaro-Winkler ranks candidates; an edit distance of one (or one per four
+    // characters) also counts, so short transpositions (`vsp` for `vps`) are caught
+    // while unrelated names that share a suffix (`openai_api_key` for
+    // `anthropic_api_key`) are not.
     let mut best: Option<(f64, &'a str)> = None;
     for candidate in candidates {
         let score = strsim::jaro_winkler(word, candidate);
-        if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
+        let edits = strsim::osa_distance(word, candidate);
+        let close = score >= 0.88 || edits <= (word.chars().count() / 4).max(1);
+        if close && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, candidate));
         }
     }
@@ -30,5 +36,7 @@ mod tests {
         assert_eq!(did_you_mean("postgres", names), Some("postgresql"));
         assert_eq!(did_you_mean("redsi", names), Some("redis"));
         assert_eq!(did_you_mean("grafana", names), None);
+        assert_eq!(did_you_mean("vsp", ["vps", "workstation"]), Some("vps"));
+        assert_eq!(did_you_mean("openai_api_key", ["anthropic_api_key"]), None);
     }
 }

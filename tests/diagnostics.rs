@@ -36,8 +36,7 @@ fn broken_stack_files() {
     let mut count = 0;
     insta::glob!("broken/*.toml", |path| {
         let expected = header(path, "expect").expect("every broken fixture has `# expect: CODE`");
-        let name = format!("broken-{}", path.file_stem().unwrap().to_str().unwrap());
-        insta::assert_snapshot!(name, check_fixture(path, &expected));
+        insta::assert_snapshot!(check_fixture(path, &expected));
         count += 1;
     });
     assert!(
@@ -50,7 +49,7 @@ fn broken_stack_files() {
 fn rule_fixtures() {
     insta::glob!("rules/*.toml", |path| {
         let rule = path.file_stem().unwrap().to_str().unwrap().to_string();
-        insta::assert_snapshot!(format!("rule-{rule}"), check_fixture(path, &rule));
+        insta::assert_snapshot!(check_fixture(path, &rule));
     });
 }
 

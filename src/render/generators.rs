@@ -244,7 +244,7 @@ fn litellm(stack: &Stack, service: &Service) -> String {
         merge_json(&mut config, extra);
     }
     format!(
-        "# {}\n{}",
+        "# {}\n---\n{}",
         super::HEADER,
         yaml_serde::to_string(&config).expect("JSON values serialize to YAML")
     )
@@ -282,7 +282,7 @@ fn grafana_datasources(stack: &Stack) -> String {
     }
     let doc = json!({ "apiVersion": 1, "datasources": sources });
     format!(
-        "# {}\n{}",
+        "# {}\n---\n{}",
         super::HEADER,
         yaml_serde::to_string(&doc).expect("serializes")
     )

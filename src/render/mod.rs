@@ -94,9 +94,10 @@ pub fn render(stack: &Stack, secrets: &SecretValues) -> Result<Bundle, Vec<Diagn
     }
 
     let exports = render_exports(stack, secrets, &mut diagnostics);
+    let shared = Shared::new(stack, secrets, &exports);
     let mut rendered: IndexMap<&str, Rendered> = IndexMap::new();
     for service in stack.services.values() {
-        let ctx = context(stack, service, secrets, &exports);
+        let ctx = context(stack, service, secrets, &shared);
         let mut env = IndexMap::new();
         for (key, template) in &service.env {
             match template.render(&ctx) {
@@ -252,10 +253,10 @@ fn render_exports(
     secrets: &SecretValues,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, BTreeMap<String, String>> {
-    let empty = BTreeMap::new();
+    let shared = Shared::new(stack, secrets, &BTreeMap::new());
     let mut out = BTreeMap::new();
     for service in stack.services.values() {
-        let ctx = context(stack, service, secrets, &empty);
+        let ctx = context(stack, service, secrets, &shared);
         let mut values = BTreeMap::new();
         for (key, template) in &service.exports {
             match template.render(&ctx) {
@@ -300,19 +301,42 @@ fn database_value(
     })
 }
 
+fn to_value(json: serde_json::Value) -> Value {
+    Value::from(minijinja::value::Serde(json))
+}
+
+/// The parts of the template context every service shares, built once per render
+/// (rebuilding them per service made a 500-service render quadratic).
+struct Shared {
+    values: Value,
+}
+
+impl Shared {
+    fn new(
+        stack: &Stack,
+        secrets: &SecretValues,
+        exports: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> Self {
+        let secret: BTreeMap<&str, &str> = secrets.iter().collect();
+        let databases: BTreeMap<&str, serde_json::Value> = stack
+            .databases
+            .iter()
+            .map(|d| (d.name.as_str(), database_value(stack, d, secrets)))
+            .collect();
+        Shared {
+            values: to_value(json!({
+                "project": project_value(stack),
+                "env": stack.env,
+                "secret": secret,
+                "databases": databases,
+                "services": exports,
+            })),
+        }
+    }
+}
+
 /// The context of value templates (env, exports): everything, secrets included.
-fn context(
-    stack: &Stack,
-    service: &Service,
-    secrets: &SecretValues,
-    exports: &BTreeMap<String, BTreeMap<String, String>>,
-) -> Value {
-    let secret: BTreeMap<&str, &str> = secrets.iter().collect();
-    let databases: BTreeMap<&str, serde_json::Value> = stack
-        .databases
-        .iter()
-        .map(|d| (d.name.as_str(), database_value(stack, d, secrets)))
-        .collect();
+fn context(stack: &Stack, service: &Service, secrets: &SecretValues, shared: &Shared) -> Value {
     let db = stack
         .databases
         .iter()
@@ -335,17 +359,13 @@ fn context(
             .to_string();
         json!({ "public_url": url, "host": host })
     });
-    Value::from(minijinja::value::Serde(json!({
-        "project": project_value(stack),
-        "env": stack.env,
+    let local = to_value(json!({
         "service": { "name": service.name, "port": service.port },
-        "secret": secret,
-        "databases": databases,
         "db": db,
         "redis": redis,
         "route": route,
-        "services": exports,
-    })))
+    }));
+    minijinja::context! { ..local, ..shared.values.clone() }
 }
 
 fn project_value(stack: &Stack) -> serde_json::Value {
@@ -385,7 +405,7 @@ fn file_context(
         .filter(|s| s.host == service.host && s.kind != Kind::Proxy)
         .filter_map(|s| s.port.map(|p| json!({ "name": s.name, "port": p })))
         .collect();
-    Value::from(minijinja::value::Serde(json!({
+    to_value(json!({
         "project": project_value(stack),
         "env": stack.env,
         "service": { "name": service.name, "port": service.port, "host": service.host },
@@ -393,7 +413,7 @@ fn file_context(
         "enabled": enabled,
         "on_host": on_host,
         "monitored": monitored,
-    })))
+    }))
 }
 
 /// Write a bundle to `out` without ever leaving a half-written directory: render

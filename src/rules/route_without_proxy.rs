@@ -34,6 +34,20 @@ impl RouteWithoutProxy {
                 .filter(|p| p.kind == Kind::Proxy && p.host == service.host)
                 .collect();
             if proxies.is_empty() {
+                let elsewhere = stack.services.values().find(|p| p.kind == Kind::Proxy);
+                let help = match elsewhere {
+                    Some(p) => format!(
+                        "`{}` runs on host `{}`; add a proxy on `{}`: `[services.{}-{}]` with `from = \"{}\"` and `host = \"{}\"`",
+                        p.name,
+                        p.host,
+                        service.host,
+                        p.catalog.as_deref().unwrap_or("caddy"),
+                        service.host,
+                        p.catalog.as_deref().unwrap_or("caddy"),
+                        service.host
+                    ),
+                    None => format!("enable `[services.caddy]` on host `{}`", service.host),
+                };
                 out.push(
                     Self::diagnostic(format!(
                         "`{}` has a route, but no reverse proxy runs on host `{}`",
@@ -43,10 +57,7 @@ impl RouteWithoutProxy {
                         service.routes[0].span.as_ref().or(service.span.as_ref()),
                         "nothing serves this route",
                     )
-                    .help(format!(
-                        "enable `[services.caddy]` on host `{}`",
-                        service.host
-                    )),
+                    .help(help),
                 );
             } else if !proxies
                 .iter()

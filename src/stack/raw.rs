@@ -174,6 +174,10 @@ pub struct RawOverlay {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, RawService>")]
     pub services: IndexMap<Spanned<String>, Spanned<RawService>>,
+    /// Per-environment external database servers (one managed PostgreSQL per environment).
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, RawExternalDatabase>")]
+    pub external_databases: IndexMap<Spanned<String>, Spanned<RawExternalDatabase>>,
 }
 
 /// A service: a catalog entry, the operator's table for it, or a custom image.

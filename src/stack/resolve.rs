@@ -102,6 +102,14 @@ impl<'a> Layers<'a> {
             .find_map(|l| field(l.raw).map(|v| (l.source, v)))
     }
 
+    /// Index of the last layer that sets a field: later layers override earlier ones.
+    fn depth<T: ?Sized + 'a>(
+        &self,
+        field: impl Fn(&'a RawService) -> Option<&'a T>,
+    ) -> Option<usize> {
+        self.0.iter().rposition(|l| field(l.raw).is_some())
+    }
+
     fn value<T: ?Sized>(&self, field: impl Fn(&'a RawService) -> Option<&'a T>) -> Option<&'a T> {
         self.last(field).map(|(_, v)| v)
     }
@@ -165,6 +173,7 @@ impl Resolver {
                 );
             }
         }
+        self.check_overlays(&raw);
         let overlay = raw
             .env
             .shift_remove(&Spanned::new(0..0, self.env.clone()))
@@ -175,8 +184,9 @@ impl Resolver {
         let vpn = raw.vpn.as_ref().and_then(|v| self.vpn(v));
         let hosts = self.hosts(&raw.hosts, &overlay.hosts);
         let networks = self.networks(&raw.networks);
-        let external_databases = raw
-            .external_databases
+        let mut external = raw.external_databases.clone();
+        external.extend(overlay.external_databases.clone());
+        let external_databases = external
             .iter()
             .map(|(name, db)| {
                 let db = db.get_ref();
@@ -212,6 +222,66 @@ impl Resolver {
         self.secrets(&raw, &mut stack);
         self.check_references(&mut stack);
         stack
+    }
+
+    /// Every overlay, not only the selected environment's, must name hosts and
+    /// services that exist: a typo in `[env.preprod]` is caught by `check --env prod`.
+    fn check_overlays(&mut self, raw: &RawStack) {
+        for (env, overlay) in &raw.env {
+            let overlay = overlay.get_ref();
+            for name in overlay.hosts.keys() {
+                if !raw.hosts.contains_key(name) {
+                    let hint = suggest::hint(
+                        name.get_ref(),
+                        raw.hosts.keys().map(|k| k.get_ref().as_str()),
+                    );
+                    let span = self.stack_span(name);
+                    self.error(
+                        Diagnostic::error(
+                            "unknown-reference",
+                            format!(
+                                "`[env.{}]` overrides unknown host `{}`",
+                                env.get_ref(),
+                                name.get_ref()
+                            ),
+                        )
+                        .at(Some(&span), "no such host in [hosts]")
+                        .maybe_help(hint),
+                    );
+                }
+            }
+            for (name, service) in &overlay.services {
+                let service = service.get_ref();
+                let known = raw.services.contains_key(name)
+                    || catalog::get(name.get_ref()).is_some()
+                    || service.image.is_some()
+                    || service.from.is_some();
+                if !known {
+                    let mut candidates: Vec<&str> =
+                        raw.services.keys().map(|k| k.get_ref().as_str()).collect();
+                    for n in catalog::names() {
+                        candidates.push(n);
+                    }
+                    let hint = suggest::hint(name.get_ref(), candidates);
+                    let span = self.stack_span(name);
+                    self.error(
+                        Diagnostic::error(
+                            "unknown-service",
+                            format!(
+                                "`[env.{}]` overrides unknown service `{}`",
+                                env.get_ref(),
+                                name.get_ref()
+                            ),
+                        )
+                        .at(
+                            Some(&span),
+                            "not a service of this stack nor of the catalog",
+                        )
+                        .maybe_help(hint),
+                    );
+                }
+            }
+        }
     }
 
     fn project(&mut self, raw: &RawProject, overlay: &RawOverlay) -> Project {
@@ -267,20 +337,6 @@ impl Resolver {
         base: &IndexMap<Spanned<String>, Spanned<RawHost>>,
         overlay: &IndexMap<Spanned<String>, Spanned<RawHost>>,
     ) -> IndexMap<String, Host> {
-        for name in overlay.keys() {
-            if !base.contains_key(name) {
-                let hint = suggest::hint(name.get_ref(), base.keys().map(|k| k.get_ref().as_str()));
-                let span = self.stack_span(name);
-                self.error(
-                    Diagnostic::error(
-                        "unknown-reference",
-                        format!("overlay for unknown host `{}`", name.get_ref()),
-                    )
-                    .at(Some(&span), "no such host in [hosts]")
-                    .maybe_help(hint),
-                );
-            }
-        }
         let mut hosts = IndexMap::new();
         for (name, raw) in base {
             let mut merged = raw.get_ref().clone();
@@ -300,11 +356,21 @@ impl Resolver {
                         None
                     }
                 });
-            let os_reserve = merged
-                .os_reserve
-                .as_deref()
-                .map(|m| Mib::parse(m).unwrap_or(Mib(512)))
-                .unwrap_or(Mib(512));
+            let os_reserve = match merged.os_reserve.as_deref().map(Mib::parse) {
+                None => Mib(512),
+                Some(Ok(v)) => v,
+                Some(Err(e)) => {
+                    let span = self.stack_span(raw);
+                    self.error(
+                        Diagnostic::error(
+                            "invalid-value",
+                            format!("host `{}`: os_reserve: {e}", name.get_ref()),
+                        )
+                        .at(Some(&span), "in this host"),
+                    );
+                    Mib(512)
+                }
+            };
             let arch = merged.arch.clone().unwrap_or_else(|| "amd64".to_string());
             if arch != "amd64" && arch != "arm64" {
                 let span = self.stack_span(raw);
@@ -496,8 +562,7 @@ impl Resolver {
         header: Span,
         stack: &mut Stack,
     ) -> Option<Service> {
-        let (image_src, image) = layers.last(|s| s.image.as_ref())?;
-        let image_span = self.span(image_src, image);
+        let image = layers.value(|s| s.image.as_ref())?;
         let host = match layers.last(|s| s.host.as_ref()) {
             Some((src, h)) => {
                 if !stack.hosts.contains_key(h.get_ref()) {
@@ -775,9 +840,6 @@ impl Resolver {
             span: Some(header),
             network_spans,
         })
-        .inspect(|_| {
-            let _ = image_span;
-        })
     }
 
     fn health(
@@ -906,8 +968,19 @@ impl Resolver {
                     .collect()
             })
             .unwrap_or_default();
-        let subdomain = layers.last(|s| s.subdomain.as_ref());
-        let access = layers.value(|s| s.access.as_ref()).copied();
+        // The `subdomain`/`access` shortcuts edit the first route only when written at
+        // the same layer as `routes` or later: a catalog default must not override
+        // the routes an operator spelled out.
+        let routes_depth = layers.depth(|s| s.routes.as_ref());
+        let applies =
+            |depth: Option<usize>| depth.is_some_and(|d| routes_depth.is_none_or(|r| d >= r));
+        let subdomain = layers
+            .last(|s| s.subdomain.as_ref())
+            .filter(|_| applies(layers.depth(|s| s.subdomain.as_ref())));
+        let access = layers
+            .value(|s| s.access.as_ref())
+            .copied()
+            .filter(|_| applies(layers.depth(|s| s.access.as_ref())));
         if subdomain.is_some() || access.is_some() {
             if routes.is_empty() {
                 routes.push(Route {
@@ -1228,7 +1301,9 @@ fn reference_problem(
         ("services", Some(other)) => match stack.services.get(other) {
             None => Some((
                 format!("service `{other}` is not enabled"),
-                suggest::hint(other, stack.services.keys().map(String::as_str)),
+                suggest::hint(other, stack.services.keys().map(String::as_str)).or_else(|| {
+                    catalog::get(other).map(|_| format!("enable it with `[services.{other}]`"))
+                }),
             )),
             Some(target) => {
                 let export = parts.next();
