@@ -113,9 +113,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
         .help("use `vpai secrets sync` to add missing secrets, or --force to start over"));
     }
     let prompt = Prompter { interactive };
-    let default_name = args
-        .dir
-        .canonicalize()
+    let default_name = std::path::absolute(&args.dir)
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()))
         .filter(|n| {
@@ -231,6 +229,14 @@ pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
             spec.name,
             args.dir.display(),
             spec.description
+        );
+    }
+    let problems = crate::rules::check(&stack);
+    if !problems.is_empty() {
+        println!(
+            "note: `vpai check -C {}` reports {}; fix them before rendering",
+            args.dir.display(),
+            crate::diagnostic::summary(&problems)
         );
     }
     Ok(ExitCode::SUCCESS)

