@@ -26,7 +26,7 @@ use crate::{init, render, rules};
 and renders everything a host runs: compose file, env files, Caddyfile, service configs.\n\n\
 Start with `vpai init`, then `vpai check` and `vpai render`. `vpai explain RULE` documents \
 every check.",
-    after_help = "Examples:\n  vpai init mystack --defaults --name acme --domain acme.example\n  vpai check examples/javisi --env preprod\n  vpai render examples/javisi --out /tmp/bundle\n  vpai explain memory-budget"
+    after_help = "Examples:\n  vpai init mystack --defaults --name acme --domain acme.example\n  vpai check examples/javisi --env preprod\n  vpai render examples/javisi --out /tmp/bundle\n  vpai secrets show -C examples/javisi\n  vpai explain memory-budget"
 )]
 pub struct Cli {
     /// When to color output.
@@ -88,7 +88,7 @@ enum SecretsCommand {
     /// Generate the secrets that enabled services need and secrets.age lacks.
     Sync {
         #[command(flatten)]
-        stack: StackArgs,
+        stack: SecretsStackArgs,
         #[command(flatten)]
         identity: IdentityArgs,
     },
@@ -97,7 +97,7 @@ enum SecretsCommand {
         /// Only this secret.
         name: Option<String>,
         #[command(flatten)]
-        stack: StackArgs,
+        stack: SecretsStackArgs,
         /// Print the plaintext value(s).
         #[arg(long)]
         reveal: bool,
@@ -108,14 +108,14 @@ enum SecretsCommand {
     Set {
         name: String,
         #[command(flatten)]
-        stack: StackArgs,
+        stack: SecretsStackArgs,
         #[command(flatten)]
         identity: IdentityArgs,
     },
     /// Edit the decrypted secrets in $EDITOR, then re-encrypt.
     Edit {
         #[command(flatten)]
-        stack: StackArgs,
+        stack: SecretsStackArgs,
         #[command(flatten)]
         identity: IdentityArgs,
     },
@@ -123,12 +123,46 @@ enum SecretsCommand {
 
 #[derive(Args)]
 struct StackArgs {
-    /// Stack directory (holding vpai.toml) or the stack file itself.
-    #[arg(long = "dir", short = 'C', default_value = ".")]
-    dir: PathBuf,
+    /// Stack directory (holding vpai.toml) or the stack file itself [default: .]
+    #[arg(value_name = "DIR")]
+    path: Option<PathBuf>,
+    /// The same, as an option (`-C DIR`).
+    #[arg(long = "dir", short = 'C', value_name = "DIR", conflicts_with = "path")]
+    dir: Option<PathBuf>,
     /// Environment to resolve.
     #[arg(long, short, default_value = "prod")]
     env: String,
+}
+
+/// Secrets commands take a secret NAME as their positional argument, so the stack
+/// directory is only an option there.
+#[derive(Args)]
+struct SecretsStackArgs {
+    /// Stack directory (holding vpai.toml) or the stack file itself.
+    #[arg(long = "dir", short = 'C', value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Environment whose services decide which secrets are needed.
+    #[arg(long, short, default_value = "prod")]
+    env: String,
+}
+
+impl From<SecretsStackArgs> for StackArgs {
+    fn from(a: SecretsStackArgs) -> Self {
+        StackArgs {
+            path: None,
+            dir: a.dir,
+            env: a.env,
+        }
+    }
+}
+
+impl StackArgs {
+    fn dir(&self) -> &Path {
+        self.path
+            .as_deref()
+            .or(self.dir.as_deref())
+            .unwrap_or(Path::new("."))
+    }
 }
 
 #[derive(Args)]
@@ -217,11 +251,11 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
 }
 
 fn load(args: &StackArgs) -> Result<Stack, Failure> {
-    Ok(stack::load(&args.dir, &args.env)?)
+    Ok(stack::load(args.dir(), &args.env)?)
 }
 
 fn check(args: &StackArgs, format: Format, color: bool) -> Result<ExitCode, Failure> {
-    let (diagnostics, sources, services) = match stack::load(&args.dir, &args.env) {
+    let (diagnostics, sources, services) = match stack::load(args.dir(), &args.env) {
         Ok(stack) => {
             let d = rules::check(&stack);
             (d, stack.sources, stack.services.len())
@@ -275,7 +309,7 @@ fn check(args: &StackArgs, format: Format, color: bool) -> Result<ExitCode, Fail
 }
 
 fn stack_dir(args: &StackArgs) -> PathBuf {
-    let path = stack::load::stack_path(&args.dir);
+    let path = stack::load::stack_path(args.dir());
     path.parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
@@ -381,6 +415,7 @@ fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> {
             stack: args,
             identity,
         } => {
+            let args = StackArgs::from(args);
             let stack = load(&args)?;
             let file = secrets_file(&args);
             let mut values = if file.exists() {
@@ -416,6 +451,7 @@ fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> {
             reveal,
             identity,
         } => {
+            let args = StackArgs::from(args);
             let stack = load(&args)?;
             let values = decrypt(&args, &stack, &identity)?;
             if let Some(n) = &name
@@ -464,6 +500,7 @@ fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> {
             stack: args,
             identity,
         } => {
+            let args = StackArgs::from(args);
             let stack = load(&args)?;
             if !stack.secrets.contains_key(&name) {
                 return Err(Diagnostic::error(
@@ -504,6 +541,7 @@ fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> {
             stack: args,
             identity,
         } => {
+            let args = StackArgs::from(args);
             let stack = load(&args)?;
             let values = decrypt(&args, &stack, &identity)?;
             let edited = init::edit_in_editor(&values)?;

@@ -454,13 +454,25 @@ fn secrets_edit_round_trips_through_the_editor() {
     let s = Stack::init("postgresql");
     // The "editor" rewrites one value in place, as a person would.
     let editor = "sed -i 's/^postgresql_password = .*/postgresql_password = \"edited-in-editor\"/'";
-    let out = run(vpai().args(["secrets", "edit", "-C"]).arg(s.dir()).env("VPAI_IDENTITY", s.identity()).env("EDITOR", editor));
+    let out = run(vpai()
+        .args(["secrets", "edit", "-C"])
+        .arg(s.dir())
+        .env("VPAI_IDENTITY", s.identity())
+        .env("EDITOR", editor));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(s.reveal("postgresql_password"), "edited-in-editor");
     // A broken edit changes nothing.
     let before = std::fs::read(s.dir().join("secrets.age")).unwrap();
-    let broken = run(vpai().args(["secrets", "edit", "-C"]).arg(s.dir()).env("VPAI_IDENTITY", s.identity()).env("EDITOR", "sed -i 's/=/==/'"));
+    let broken = run(vpai()
+        .args(["secrets", "edit", "-C"])
+        .arg(s.dir())
+        .env("VPAI_IDENTITY", s.identity())
+        .env("EDITOR", "sed -i 's/=/==/'"));
     assert_eq!(broken.code, 1);
-    assert!(broken.stderr.contains("nothing changed"), "{}", broken.stderr);
+    assert!(
+        broken.stderr.contains("nothing changed"),
+        "{}",
+        broken.stderr
+    );
     assert_eq!(before, std::fs::read(s.dir().join("secrets.age")).unwrap());
 }

@@ -222,60 +222,138 @@ fn disabling_nocodb_removes_its_wiring() {
 fn seed_002_corrections_hold_in_the_rendered_bundle() {
     let (stack, values) = load("javisi", "prod");
     let bundle = vpai::render::render(&stack, &values).unwrap();
-    let text = |p: &str| bundle.get(p).unwrap_or_else(|| panic!("{p} not rendered")).content.clone();
+    let text = |p: &str| {
+        bundle
+            .get(p)
+            .unwrap_or_else(|| panic!("{p} not rendered"))
+            .content
+            .clone()
+    };
     let compose: serde_json::Value = yaml_serde::from_str(&text("vps/docker-compose.yml")).unwrap();
     let services = compose["services"].as_object().unwrap();
 
     // 002 §2.1, §2.3: hardened, and no healthcheck through `localhost` (::1 on Alpine).
     for (name, s) in services {
         assert_eq!(s["cap_drop"], serde_json::json!(["ALL"]), "{name}");
-        assert_eq!(s["security_opt"], serde_json::json!(["no-new-privileges:true"]), "{name}");
-        assert!(!s["healthcheck"].to_string().contains("localhost"), "{name} probes localhost");
-        assert!(s["deploy"]["resources"]["limits"]["memory"].is_string(), "{name} has no memory limit");
+        assert_eq!(
+            s["security_opt"],
+            serde_json::json!(["no-new-privileges:true"]),
+            "{name}"
+        );
+        assert!(
+            !s["healthcheck"].to_string().contains("localhost"),
+            "{name} probes localhost"
+        );
+        assert!(
+            s["deploy"]["resources"]["limits"]["memory"].is_string(),
+            "{name} has no memory limit"
+        );
         for port in s["ports"].as_array().into_iter().flatten() {
             let port = port.as_str().unwrap();
-            assert!(name == "caddy" || port.starts_with("127.0.0.1:"), "{name} publishes {port}");
+            assert!(
+                name == "caddy" || port.starts_with("127.0.0.1:"),
+                "{name} publishes {port}"
+            );
         }
     }
     // 002 §3.1: the PG 18 volume path and the ICU locale.
-    assert!(services["postgresql"]["volumes"].to_string().contains("./data/postgresql:/var/lib/postgresql\""));
+    assert!(
+        services["postgresql"]["volumes"]
+            .to_string()
+            .contains("./data/postgresql:/var/lib/postgresql\"")
+    );
     assert!(text("vps/configs/postgresql/postgresql.env").contains("--locale-provider=icu"));
     // 002 §5.1, §7.1, §10: health probes that exist in each image.
-    assert_eq!(services["loki"]["healthcheck"]["test"], serde_json::json!(["CMD", "loki", "-health"]));
+    assert_eq!(
+        services["loki"]["healthcheck"]["test"],
+        serde_json::json!(["CMD", "loki", "-health"])
+    );
     let qdrant = services["qdrant"]["healthcheck"]["test"].to_string();
-    assert!(!qdrant.contains("wget") && !qdrant.contains("curl"), "{qdrant}");
-    assert!(services["litellm"]["healthcheck"]["test"].to_string().contains("python"));
+    assert!(
+        !qdrant.contains("wget") && !qdrant.contains("curl"),
+        "{qdrant}"
+    );
+    assert!(
+        services["litellm"]["healthcheck"]["test"]
+            .to_string()
+            .contains("python")
+    );
     // 002 §11.1-11.2: OpenClaw reads only its own variables and needs an init.
     assert_eq!(services["openclaw"]["init"], true);
     let openclaw = text("vps/configs/openclaw/openclaw.env");
-    for absent in ["DATABASE_URL=", "REDIS_URL=", "QDRANT_URL=", "\nHOST=", "\nPORT=", "\nAPI_KEY="] {
+    for absent in [
+        "DATABASE_URL=",
+        "REDIS_URL=",
+        "QDRANT_URL=",
+        "\nHOST=",
+        "\nPORT=",
+        "\nAPI_KEY=",
+    ] {
         assert!(!openclaw.contains(absent), "openclaw.env sets {absent}");
     }
     // 002 §4.1: Redis ACL users, protected mode, no rename-command.
     let redis = text("vps/configs/redis/redis.conf");
-    assert!(redis.contains("protected-mode yes") && redis.contains("user litellm on #") && !redis.contains("rename-command"));
+    assert!(
+        redis.contains("protected-mode yes")
+            && redis.contains("user litellm on #")
+            && !redis.contains("rename-command")
+    );
     // 002 §6.2, §11.2b, §6.1: the VPN ACL includes the Docker frontend, WebSocket over HTTP/1.1, no rate_limit.
     let caddy = text("vps/configs/caddy/Caddyfile");
-    assert!(caddy.contains("@blocked not client_ip 100.64.0.0/10 172.20.1.0/24") && caddy.contains("error @blocked 403"));
-    let openclaw_site = caddy.split("javisi.example.cloud {").nth(1).unwrap().split("\n}\n").next().unwrap();
+    assert!(
+        caddy.contains("@blocked not client_ip 100.64.0.0/10 172.20.1.0/24")
+            && caddy.contains("error @blocked 403")
+    );
+    let openclaw_site = caddy
+        .split("javisi.example.cloud {")
+        .nth(1)
+        .unwrap()
+        .split("\n}\n")
+        .next()
+        .unwrap();
     assert!(openclaw_site.contains("versions 1.1"), "{openclaw_site}");
     assert!(!caddy.contains("rate_limit"));
-    assert_eq!(caddy.matches("handle_errors").count(), 1, "one handle_errors, in the imported snippet");
+    assert_eq!(
+        caddy.matches("handle_errors").count(),
+        1,
+        "one handle_errors, in the imported snippet"
+    );
     // 002 §10.1, §10.4: LiteLLM fallbacks as a list of dicts, secrets via os.environ/, health checks bounded.
-    let litellm: serde_json::Value = yaml_serde::from_str(&text("vps/configs/litellm/config.yaml")).unwrap();
-    assert_eq!(litellm["litellm_settings"]["fallbacks"][0], serde_json::json!({ "claude-sonnet": ["gpt-4o"] }));
-    assert_eq!(litellm["general_settings"]["master_key"], "os.environ/LITELLM_MASTER_KEY");
+    let litellm: serde_json::Value =
+        yaml_serde::from_str(&text("vps/configs/litellm/config.yaml")).unwrap();
+    assert_eq!(
+        litellm["litellm_settings"]["fallbacks"][0],
+        serde_json::json!({ "claude-sonnet": ["gpt-4o"] })
+    );
+    assert_eq!(
+        litellm["general_settings"]["master_key"],
+        "os.environ/LITELLM_MASTER_KEY"
+    );
     assert!(litellm["general_settings"]["health_check_interval"].is_number());
     // 002 §8.5: Grafana's PostgreSQL datasource has `user` at the root, the password only in secureJsonData.
-    let grafana: serde_json::Value = yaml_serde::from_str(&text("vps/configs/grafana/datasources.yaml")).unwrap();
-    let pg = grafana["datasources"].as_array().unwrap().iter().find(|d| d["type"] == "postgres").unwrap();
+    let grafana: serde_json::Value =
+        yaml_serde::from_str(&text("vps/configs/grafana/datasources.yaml")).unwrap();
+    let pg = grafana["datasources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["type"] == "postgres")
+        .unwrap();
     assert_eq!(pg["user"], "n8n");
     assert!(pg["jsonData"].get("user").is_none() && pg["secureJsonData"]["password"].is_string());
     // 002 §10.6: n8n trusts one proxy hop.
     assert!(text("vps/configs/n8n/n8n.env").contains("N8N_PROXY_HOPS=1\n"));
     // 002 §8.1: data directories belong to each image's UID.
-    for (service, owner) in [("loki", "10001"), ("victoriametrics", "1000"), ("grafana", "472")] {
+    for (service, owner) in [
+        ("loki", "10001"),
+        ("victoriametrics", "1000"),
+        ("grafana", "472"),
+    ] {
         let data = &stack.services[service].data[0];
-        assert!(data.owner.as_deref().unwrap().starts_with(owner), "{service}: {:?}", data.owner);
+        assert!(
+            data.owner.as_deref().unwrap().starts_with(owner),
+            "{service}: {:?}",
+            data.owner
+        );
     }
 }
