@@ -9,15 +9,20 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize)]
 pub struct Mib(pub u64);
 
+/// `"512M"` -> `(512, "M")`; `None` when it does not start with a number.
+fn number_and_unit(text: &str) -> Option<(u64, &str)> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    Some((digits.parse().ok()?, unit.trim()))
+}
+
 impl Mib {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let t = text.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (digits, unit) = t.split_at(split);
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("`{text}` is not a memory size; write e.g. \"512M\" or \"4G\""))?;
-        let mib = match unit.trim() {
+        let (n, unit) = number_and_unit(text).ok_or_else(|| {
+            format!("`{text}` is not a memory size; write e.g. \"512M\" or \"4G\"")
+        })?;
+        let mib = match unit {
             "M" | "m" | "MB" | "MiB" | "Mi" => n,
             "G" | "g" | "GB" | "GiB" | "Gi" => n * 1024,
             "T" | "TB" | "TiB" | "Ti" => n * 1024 * 1024,
@@ -47,12 +52,8 @@ pub struct Seconds(pub u64);
 
 impl Seconds {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let t = text.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (digits, unit) = t.split_at(split);
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration; write e.g. \"30s\" or \"2m\""))?;
+        let (n, unit) = number_and_unit(text)
+            .ok_or_else(|| format!("`{text}` is not a duration; write e.g. \"30s\" or \"2m\""))?;
         let secs = match unit {
             "s" | "" => n,
             "m" => n * 60,

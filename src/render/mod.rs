@@ -98,21 +98,7 @@ pub fn render(stack: &Stack, secrets: &SecretValues) -> Result<Bundle, Vec<Diagn
     let mut rendered: IndexMap<&str, Rendered> = IndexMap::new();
     for service in stack.services.values() {
         let ctx = context(stack, service, secrets, &shared);
-        let mut env = IndexMap::new();
-        for (key, template) in &service.env {
-            match template.render(&ctx) {
-                Ok(v) => {
-                    env.insert(key.clone(), v);
-                }
-                Err(e) => diagnostics.push(
-                    Diagnostic::error(
-                        "invalid-template",
-                        format!("service `{}`: env `{key}`: {e}", service.name),
-                    )
-                    .at(template.span.as_ref(), "in this value"),
-                ),
-            }
-        }
+        let mut env = render_values(&service.env, &ctx, "env", service, &mut diagnostics);
         env.extend(generators::implicit_env(stack, service, secrets));
         rendered.insert(&service.name, Rendered { env });
     }
@@ -247,6 +233,32 @@ pub fn public_url(stack: &Stack, service: &Service) -> Option<String> {
     Some(format!("{base}{path}"))
 }
 
+/// Render a map of value templates, reporting each failure with its span.
+fn render_values(
+    templates: &IndexMap<String, crate::stack::template::Template>,
+    ctx: &Value,
+    what: &str,
+    service: &Service,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> IndexMap<String, String> {
+    let mut out = IndexMap::new();
+    for (key, template) in templates {
+        match template.render(ctx) {
+            Ok(v) => {
+                out.insert(key.clone(), v);
+            }
+            Err(e) => diagnostics.push(
+                Diagnostic::error(
+                    "invalid-template",
+                    format!("service `{}`: {what} `{key}`: {e}", service.name),
+                )
+                .at(template.span.as_ref(), "in this value"),
+            ),
+        }
+    }
+    out
+}
+
 /// Exports of every service, rendered in the exporting service's context.
 fn render_exports(
     stack: &Stack,
@@ -257,21 +269,9 @@ fn render_exports(
     let mut out = BTreeMap::new();
     for service in stack.services.values() {
         let ctx = context(stack, service, secrets, &shared);
-        let mut values = BTreeMap::new();
-        for (key, template) in &service.exports {
-            match template.render(&ctx) {
-                Ok(v) => {
-                    values.insert(key.clone(), v);
-                }
-                Err(e) => diagnostics.push(
-                    Diagnostic::error(
-                        "invalid-template",
-                        format!("service `{}`: export `{key}`: {e}", service.name),
-                    )
-                    .at(template.span.as_ref(), "in this service"),
-                ),
-            }
-        }
+        let values = render_values(&service.exports, &ctx, "export", service, diagnostics)
+            .into_iter()
+            .collect();
         out.insert(service.name.clone(), values);
     }
     out
