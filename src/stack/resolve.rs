@@ -902,12 +902,12 @@ impl Resolver {
             .or_else(|| per_env.get("prod"))
             .map(|(_, r)| (*r).clone())
             .unwrap_or_default();
-        let mut parse = |text: Option<&str>, default: Mib, span: Option<Span>| match text {
+        let mut parse = |what: &str, text: Option<&str>, default: Mib, span: Option<Span>| match text {
             Some(t) => Mib::parse(t).unwrap_or_else(|e| {
                 let span = span.clone().unwrap_or_else(|| header.clone());
                 self.diags.push(
-                    Diagnostic::error("invalid-value", format!("service `{name}`: {e}"))
-                        .at(Some(&span), "memory"),
+                    Diagnostic::error("invalid-value", format!("service `{name}`: {what}: {e}"))
+                        .at(Some(&span), what.to_string()),
                 );
                 default
             }),
@@ -916,6 +916,7 @@ impl Resolver {
         let memory_override = layers.last(|s| s.memory.as_ref());
         let memory_span = memory_override.map(|(src, m)| Span::new(src, m.span()));
         let memory = parse(
+            "memory",
             memory_override
                 .map(|(_, m)| m.get_ref().as_str())
                 .or(base.memory.as_deref()),
@@ -923,6 +924,7 @@ impl Resolver {
             memory_span.clone(),
         );
         let reserve = parse(
+            "reserve",
             layers
                 .value(|s| s.reserve.as_ref())
                 .map(String::as_str)
