@@ -14,7 +14,7 @@ use crate::diagnostic::{self, Diagnostic};
 use crate::secrets::{self, SecretValues};
 use crate::source::Sources;
 use crate::stack::{self, Report, Stack};
-use crate::{init, render, rules};
+use crate::{deploy, init, render, rules};
 
 #[derive(Parser)]
 #[command(
@@ -66,6 +66,67 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         identity: IdentityArgs,
+    },
+    /// Compare the stack with a host's Docker engine and list what apply would change.
+    Plan {
+        #[command(flatten)]
+        deploy: DeployArgs,
+        /// Save the plan to apply it later with `apply --plan FILE` (holds no secret).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Converge a host: create, recreate (health-gated, rolled back on failure), remove orphans.
+    Apply {
+        #[command(flatten)]
+        deploy: DeployArgs,
+        /// Apply this saved plan; refused if the stack or the host changed since.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Apply on the local Docker engine, without asking.
+    Up {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Host of the stack to bring up here.
+        #[arg(long)]
+        host: Option<String>,
+        #[command(flatten)]
+        identity: IdentityArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Services of a host: state, health, image, memory against the limit.
+    Status {
+        #[command(flatten)]
+        deploy: DeployArgs,
+    },
+    /// Logs of one service.
+    Logs {
+        service: String,
+        #[command(flatten)]
+        deploy: DeployArgs,
+        /// Keep following.
+        #[arg(long, short)]
+        follow: bool,
+        /// Lines from the end.
+        #[arg(long, default_value = "100")]
+        tail: String,
+    },
+    /// Remove the project's containers and networks. Data is kept unless --volumes.
+    Down {
+        #[command(flatten)]
+        deploy: DeployArgs,
+        /// Also delete /opt/<project>/data and configs on the host.
+        #[arg(long)]
+        volumes: bool,
+    },
+    /// Break the deploy lock of a host (when the apply that held it is gone).
+    Unlock {
+        #[command(flatten)]
+        deploy: DeployArgs,
     },
     /// Show the documentation of a rule (what it checks, why, example, fix).
     Explain {
@@ -166,6 +227,24 @@ impl StackArgs {
 }
 
 #[derive(Args)]
+struct DeployArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+    /// Host of the stack (default: the only one that runs services).
+    #[arg(long)]
+    host: Option<String>,
+    /// Docker engine to talk to: `local`, `unix:///path.sock` or `ssh://user@host:port`
+    /// (default: the host's `address` over SSH, or the local engine).
+    #[arg(long)]
+    target: Option<String>,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct IdentityArgs {
     /// age identity file (or SSH private key) to decrypt secrets.age. Default:
     /// $VPAI_IDENTITY, the stack's [age] identity, ~/.config/vpai/identity.txt, ~/.ssh/id_ed25519.
@@ -246,6 +325,32 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Init(args) => init::run(args).map_err(Failure::from),
+        Command::Plan { deploy, out } => plan_cmd(&deploy, out.as_ref()),
+        Command::Apply { deploy, plan, yes } => apply_cmd(&deploy, plan.as_ref(), yes, None),
+        Command::Up {
+            stack,
+            host,
+            identity,
+            json,
+        } => {
+            let deploy = DeployArgs {
+                stack,
+                host,
+                target: Some("local".into()),
+                identity,
+                json,
+            };
+            apply_cmd(&deploy, None, true, Some("up"))
+        }
+        Command::Status { deploy } => status_cmd(&deploy),
+        Command::Logs {
+            service,
+            deploy,
+            follow,
+            tail,
+        } => logs_cmd(&deploy, &service, follow, &tail),
+        Command::Down { deploy, volumes } => down_cmd(&deploy, volumes),
+        Command::Unlock { deploy } => unlock_cmd(&deploy),
         Command::Secrets { command } => secrets_cmd(command),
     }
 }
@@ -554,4 +659,270 @@ fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Load, check and decrypt: nothing reaches an engine before the stack is clean.
+fn deploy_context(args: &DeployArgs) -> Result<deploy::Context, Failure> {
+    let stack = load(&args.stack)?;
+    let problems = rules::check(&stack);
+    if problems.iter().any(Diagnostic::is_error) {
+        let mut failure = Failure {
+            diagnostics: problems,
+            sources: stack.sources,
+        };
+        failure.diagnostics.push(
+            Diagnostic::error("refused", "nothing deployed: the stack has errors")
+                .help("run `vpai check` and fix them first"),
+        );
+        return Err(failure);
+    }
+    let host = deploy::pick_host(&stack, args.host.as_deref())?;
+    let target = deploy::pick_target(&stack, &host, args.target.as_deref())?;
+    let secrets = deploy::load_secrets(
+        &stack_dir(&args.stack),
+        &stack,
+        args.identity.identity.as_deref(),
+    )?;
+    Ok(deploy::Context {
+        stack: std::sync::Arc::new(stack),
+        secrets: std::sync::Arc::new(secrets),
+        host,
+        target,
+    })
+}
+
+fn connect(
+    rt: &tokio::runtime::Runtime,
+    target: &crate::engine::target::Target,
+) -> Result<crate::engine::Engine, Failure> {
+    rt.block_on(crate::engine::Engine::connect(target))
+        .map_err(|e| deploy::error(e).into())
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("serializes")
+    );
+}
+
+fn plan_cmd(args: &DeployArgs, out: Option<&PathBuf>) -> Result<ExitCode, Failure> {
+    let ctx = deploy_context(args)?;
+    let rt = deploy::runtime();
+    let engine = connect(&rt, &ctx.target)?;
+    let (_, plan) = rt
+        .block_on(deploy::make_plan(&engine, &ctx))
+        .map_err(|diagnostics| Failure {
+            diagnostics,
+            sources: ctx.stack.sources.clone(),
+        })?;
+    if let Some(path) = out {
+        deploy::plan_file_write(path, &plan)?;
+    }
+    if args.json {
+        print_json(&plan);
+    } else {
+        print!("{}", crate::engine::plan::render_text(&plan));
+        if let Some(path) = out {
+            println!(
+                "saved to {}; apply it with `vpai apply --plan {}`",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn apply_cmd(
+    args: &DeployArgs,
+    saved: Option<&PathBuf>,
+    yes: bool,
+    verb: Option<&str>,
+) -> Result<ExitCode, Failure> {
+    let ctx = deploy_context(args)?;
+    let rt = deploy::runtime();
+    let engine = connect(&rt, &ctx.target)?;
+    let (desired, plan) = rt
+        .block_on(deploy::make_plan(&engine, &ctx))
+        .map_err(|diagnostics| Failure {
+            diagnostics,
+            sources: ctx.stack.sources.clone(),
+        })?;
+    if let Some(path) = saved {
+        deploy::check_saved(&deploy::plan_file_read(path)?, &plan)?;
+    }
+    if !args.json {
+        eprint!("{}", crate::engine::plan::render_text(&plan));
+    }
+    if plan.is_empty() {
+        if args.json {
+            print_json(&serde_json::json!({ "ok": true, "changed": false, "plan": plan }));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !yes && saved.is_none() {
+        if !std::io::stdin().is_terminal() {
+            return Err(Diagnostic::error("refused", "no terminal to confirm on")
+                .help("pass --yes, or save a plan with `vpai plan --out FILE` and `vpai apply --plan FILE`")
+                .into());
+        }
+        eprint!("apply these changes to `{}`? [y/N] ", ctx.host);
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).ok();
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("nothing changed");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let report = rt.block_on(deploy::apply(engine, &ctx, desired, &plan, args.json))?;
+    if args.json {
+        print_json(&report);
+    } else {
+        for s in report.services.iter().filter(|s| s.error.is_some()) {
+            eprintln!(
+                "\nservice `{}` failed: {}",
+                s.service,
+                s.error.as_deref().unwrap_or_default()
+            );
+            if let Some(logs) = &s.logs {
+                eprintln!("last log lines of `{}`:\n{}", s.service, logs.trim_end());
+            }
+        }
+        for p in &report.provisioned {
+            eprintln!("provisioned: {p}");
+        }
+        for o in &report.removed_orphans {
+            eprintln!("removed orphan: {o}");
+        }
+        eprintln!(
+            "{} `{}` on `{}`: {} in {:.1}s (release {})",
+            verb.unwrap_or("apply"),
+            ctx.stack.project.name,
+            ctx.host,
+            if report.ok { "converged" } else { "FAILED" },
+            report.seconds,
+            report.release
+        );
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Status, logs, down and unlock need the project name and a target, not the secrets.
+fn light_context(
+    args: &DeployArgs,
+) -> Result<(Stack, String, crate::engine::target::Target), Failure> {
+    let stack = load(&args.stack)?;
+    let host = deploy::pick_host(&stack, args.host.as_deref())?;
+    let target = deploy::pick_target(&stack, &host, args.target.as_deref())?;
+    Ok((stack, host, target))
+}
+
+fn status_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
+    let (stack, _, target) = light_context(args)?;
+    let rt = deploy::runtime();
+    let engine = connect(&rt, &target)?;
+    let lines = rt.block_on(deploy::status(&engine, &stack.project.name))?;
+    if args.json {
+        print_json(&lines);
+    } else {
+        println!(
+            "{:<20} {:<9} {:<10} {:>14}  image",
+            "service", "state", "health", "memory"
+        );
+        for l in &lines {
+            let memory = match (l.memory_mb, l.limit_mb) {
+                (Some(m), Some(limit)) => format!("{m}/{limit} MB"),
+                _ => "-".into(),
+            };
+            println!(
+                "{:<20} {:<9} {:<10} {:>14}  {}",
+                l.service,
+                l.state,
+                l.health.as_deref().unwrap_or("-"),
+                memory,
+                l.image
+            );
+        }
+        if lines.is_empty() {
+            println!("no container of `{}` on this engine", stack.project.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn logs_cmd(
+    args: &DeployArgs,
+    service: &str,
+    follow: bool,
+    tail: &str,
+) -> Result<ExitCode, Failure> {
+    let (stack, _, target) = light_context(args)?;
+    let Some(s) = stack.services.get(service) else {
+        return Err(Diagnostic::error(
+            "unknown-service",
+            format!("no service `{service}` in this stack"),
+        )
+        .maybe_help(crate::suggest::hint(
+            service,
+            stack.services.keys().map(String::as_str),
+        ))
+        .into());
+    };
+    let rt = deploy::runtime();
+    let engine = connect(&rt, &target)?;
+    rt.block_on(deploy::logs(
+        &engine,
+        &s.container_name(&stack.project.name),
+        follow,
+        tail,
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn down_cmd(args: &DeployArgs, volumes: bool) -> Result<ExitCode, Failure> {
+    let (stack, _, target) = light_context(args)?;
+    let rt = deploy::runtime();
+    let engine = connect(&rt, &target)?;
+    let report = rt.block_on(deploy::down(&engine, &stack.project.name, volumes))?;
+    if args.json {
+        print_json(&report);
+    } else {
+        eprintln!(
+            "removed {} containers and {} networks of `{}`; data {}",
+            report.removed_containers.len(),
+            report.removed_networks.len(),
+            stack.project.name,
+            if report.removed_data {
+                "deleted"
+            } else {
+                "kept"
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn unlock_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
+    let (stack, _, target) = light_context(args)?;
+    let rt = deploy::runtime();
+    let engine = connect(&rt, &target)?;
+    match rt
+        .block_on(crate::engine::lock::force_release(
+            &engine,
+            &stack.project.name,
+        ))
+        .map_err(deploy::error)?
+    {
+        Some(holder) => eprintln!(
+            "broke the deploy lock of `{}` held by {holder}",
+            stack.project.name
+        ),
+        None => eprintln!("`{}` was not locked", stack.project.name),
+    }
+    Ok(ExitCode::SUCCESS)
 }

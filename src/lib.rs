@@ -9,7 +9,9 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod deploy;
 pub mod diagnostic;
+pub mod engine;
 pub mod init;
 pub mod render;
 pub mod rules;

@@ -133,11 +133,11 @@ fn postgres_provision(stack: &Stack, server: &Service) -> String {
     out
 }
 
-pub fn sql_ident(s: &str) -> String {
+pub(crate) fn sql_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-pub fn sql_literal(s: &str) -> String {
+pub(crate) fn sql_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 

@@ -23,8 +23,9 @@ use crate::stack::raw::Kind;
 
 mod caddyfile;
 mod compose;
+pub use compose::health_test;
 mod env_file;
-mod generators;
+pub(crate) mod generators;
 
 /// One rendered file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,10 +34,30 @@ pub struct File {
     pub mode: u32,
 }
 
-/// Every file of the bundle, by path relative to OUT.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// Every file of the bundle, by path relative to OUT, and what the engine needs
+/// of each service. `Debug` lists paths only: env files hold secrets.
+#[derive(Default, Clone, PartialEq, Eq)]
 pub struct Bundle {
     pub files: BTreeMap<PathBuf, File>,
+    pub services: BTreeMap<String, ServiceOutput>,
+}
+
+impl std::fmt::Debug for Bundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bundle")
+            .field("files", &self.files.keys().collect::<Vec<_>>())
+            .field("services", &self.services.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A service's rendered environment, the digest of each config file, and the
+/// hash of everything that makes its container (image, env, file contents).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceOutput {
+    pub env: IndexMap<String, String>,
+    pub file_digests: BTreeMap<String, String>,
+    pub config_hash: String,
 }
 
 impl Bundle {
@@ -119,6 +140,7 @@ pub fn render(stack: &Stack, secrets: &SecretValues) -> Result<Bundle, Vec<Diagn
         let root = PathBuf::from(host);
         let mut hashes = BTreeMap::new();
         for service in &services {
+            let mut file_digests = BTreeMap::new();
             let mut hasher = Sha256::new();
             hasher.update(service.image.as_bytes());
             let env = &rendered[service.name.as_str()].env;
@@ -143,13 +165,23 @@ pub fn render(stack: &Stack, secrets: &SecretValues) -> Result<Bundle, Vec<Diagn
                 };
                 hasher.update(file.name.as_bytes());
                 hasher.update(content.as_bytes());
+                file_digests.insert(file.name.clone(), hex(&Sha256::digest(content.as_bytes())));
                 bundle.add(
                     root.join(config_path(service, &file.name)),
                     content,
                     file.mode,
                 );
             }
-            hashes.insert(service.name.clone(), hex(&hasher.finalize()));
+            let config_hash = hex(&hasher.finalize());
+            hashes.insert(service.name.clone(), config_hash.clone());
+            bundle.services.insert(
+                service.name.clone(),
+                ServiceOutput {
+                    env: rendered[service.name.as_str()].env.clone(),
+                    file_digests,
+                    config_hash,
+                },
+            );
         }
         bundle.add(
             root.join("docker-compose.yml"),

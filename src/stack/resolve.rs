@@ -902,17 +902,21 @@ impl Resolver {
             .or_else(|| per_env.get("prod"))
             .map(|(_, r)| (*r).clone())
             .unwrap_or_default();
-        let mut parse = |what: &str, text: Option<&str>, default: Mib, span: Option<Span>| match text {
-            Some(t) => Mib::parse(t).unwrap_or_else(|e| {
-                let span = span.clone().unwrap_or_else(|| header.clone());
-                self.diags.push(
-                    Diagnostic::error("invalid-value", format!("service `{name}`: {what}: {e}"))
+        let mut parse =
+            |what: &str, text: Option<&str>, default: Mib, span: Option<Span>| match text {
+                Some(t) => Mib::parse(t).unwrap_or_else(|e| {
+                    let span = span.clone().unwrap_or_else(|| header.clone());
+                    self.diags.push(
+                        Diagnostic::error(
+                            "invalid-value",
+                            format!("service `{name}`: {what}: {e}"),
+                        )
                         .at(Some(&span), what.to_string()),
-                );
-                default
-            }),
-            None => default,
-        };
+                    );
+                    default
+                }),
+                None => default,
+            };
         let memory_override = layers.last(|s| s.memory.as_ref());
         let memory_span = memory_override.map(|(src, m)| Span::new(src, m.span()));
         let memory = parse(

@@ -1,0 +1,439 @@
+//! The deploy commands (`plan`, `apply`, `up`, `status`, `logs`, `down`, `unlock`):
+//! load and check the stack, render it, connect to the host's engine, and hand the
+//! engine a plan. Nothing is sent to a daemon before the stack checks clean.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::engine::apply::{self, LiveProgress, LogProgress, Progress};
+use crate::engine::desired::{self, Desired, LABEL_PROJECT};
+use crate::engine::plan::{self, Plan};
+use crate::engine::target::Target;
+use crate::engine::{Engine, EngineError, lock, state};
+use crate::secrets::{self, SecretValues};
+use crate::stack::Stack;
+
+/// What a deploy command needs to know about the stack and the host.
+pub struct Context {
+    pub stack: Arc<Stack>,
+    pub secrets: Arc<SecretValues>,
+    pub host: String,
+    pub target: Target,
+}
+
+pub fn error(e: EngineError) -> Diagnostic {
+    match e {
+        EngineError::Connect { .. } => Diagnostic::error("engine", e.to_string())
+            .help("check that Docker runs there and that you may use its socket (local: the docker group; ssh: the remote user)"),
+        EngineError::Refused(m) => Diagnostic::error("refused", m),
+        EngineError::Docker(m) => Diagnostic::error("engine", m),
+    }
+}
+
+/// Which host of the stack: the one named, or the only one that runs services.
+pub fn pick_host(stack: &Stack, wanted: Option<&str>) -> Result<String, Diagnostic> {
+    let used: Vec<&str> = stack
+        .hosts
+        .keys()
+        .map(String::as_str)
+        .filter(|h| stack.services.values().any(|s| s.host == *h))
+        .collect();
+    match wanted {
+        Some(h) if stack.hosts.contains_key(h) => Ok(h.to_string()),
+        Some(h) => Err(
+            Diagnostic::error("unknown-host", format!("no host `{h}` in this stack")).maybe_help(
+                crate::suggest::hint(h, stack.hosts.keys().map(String::as_str)),
+            ),
+        ),
+        None if used.len() == 1 => Ok(used[0].to_string()),
+        None => Err(
+            Diagnostic::error("unknown-host", "this stack runs services on several hosts")
+                .help(format!("choose one with --host ({})", used.join(", "))),
+        ),
+    }
+}
+
+/// `--target`, else the host's SSH address, else the local engine.
+pub fn pick_target(
+    stack: &Stack,
+    host: &str,
+    explicit: Option<&str>,
+) -> Result<Target, Diagnostic> {
+    if let Some(t) = explicit {
+        return Target::parse(Some(t)).map_err(|e| Diagnostic::error("target", e));
+    }
+    let h = &stack.hosts[host];
+    match &h.address {
+        Some(address) => Ok(Target::Ssh {
+            user: Some(h.ssh_user.clone()),
+            host: address.clone(),
+            port: Some(h.ssh_port),
+        }),
+        None => Target::parse(None).map_err(|e| Diagnostic::error("target", e)),
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// Render the host's desired state (pure) for the daemon's API version.
+pub fn desired_state(ctx: &Context, api_version: &str) -> Result<Desired, Vec<Diagnostic>> {
+    let bundle = crate::render::render(&ctx.stack, &ctx.secrets)?;
+    Ok(desired::desired(
+        &ctx.stack,
+        &bundle,
+        &ctx.host,
+        api_version,
+    ))
+}
+
+pub async fn make_plan(engine: &Engine, ctx: &Context) -> Result<(Desired, Plan), Vec<Diagnostic>> {
+    let desired = desired_state(ctx, &engine.api_version)?;
+    let actual = state::read(engine, &ctx.stack.project.name)
+        .await
+        .map_err(|e| vec![error(e)])?;
+    let plan = plan::compute(&desired, &actual, &ctx.stack.env);
+    Ok((desired, plan))
+}
+
+/// A saved plan applies only to the stack and host state it was computed from.
+pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<(), Diagnostic> {
+    if saved.project != fresh.project || saved.host != fresh.host || saved.env != fresh.env {
+        return Err(Diagnostic::error(
+            "stale-plan",
+            format!(
+                "the plan is for `{}` on `{}` ({}), not this target",
+                saved.project, saved.host, saved.env
+            ),
+        ));
+    }
+    if saved.desired_fingerprint != fresh.desired_fingerprint {
+        return Err(Diagnostic::error(
+            "stale-plan",
+            "the stack or its secrets changed since this plan was made",
+        )
+        .help("run `vpai plan` again"));
+    }
+    if saved.actual_fingerprint != fresh.actual_fingerprint {
+        return Err(
+            Diagnostic::error("stale-plan", "the host changed since this plan was made")
+                .help("run `vpai plan` again"),
+        );
+    }
+    Ok(())
+}
+
+pub fn progress_for(desired: &Desired, json: bool) -> Arc<dyn Progress> {
+    if !json && std::io::stderr().is_terminal() {
+        Arc::new(LiveProgress::new(
+            &desired
+                .containers
+                .iter()
+                .map(|c| c.service.clone())
+                .collect::<Vec<_>>(),
+        ))
+    } else {
+        Arc::new(LogProgress)
+    }
+}
+
+pub async fn apply(
+    engine: Engine,
+    ctx: &Context,
+    desired: Desired,
+    plan: &Plan,
+    json: bool,
+) -> Result<apply::Report, Diagnostic> {
+    let progress = progress_for(&desired, json);
+    apply::apply(
+        Arc::new(engine),
+        ctx.stack.clone(),
+        ctx.secrets.clone(),
+        Arc::new(desired),
+        plan,
+        progress,
+    )
+    .await
+    .map_err(error)
+}
+
+#[derive(Serialize)]
+pub struct StatusLine {
+    pub service: String,
+    pub container: String,
+    pub state: String,
+    pub health: Option<String>,
+    pub image: String,
+    pub memory_mb: Option<u64>,
+    pub limit_mb: Option<u64>,
+}
+
+pub async fn status(engine: &Engine, project: &str) -> Result<Vec<StatusLine>, Diagnostic> {
+    let actual = state::read(engine, project).await.map_err(error)?;
+    let mut lines = Vec::new();
+    for c in actual.containers {
+        let (memory_mb, limit_mb) = if c.running {
+            let mut stats = engine.docker.stats(
+                &c.name,
+                Some(
+                    bollard::query_parameters::StatsOptionsBuilder::default()
+                        .stream(false)
+                        .one_shot(true)
+                        .build(),
+                ),
+            );
+            match stats.next().await {
+                Some(Ok(s)) => {
+                    let m = s.memory_stats.unwrap_or_default();
+                    (
+                        m.usage.map(|u| u / 1024 / 1024),
+                        m.limit.map(|l| l / 1024 / 1024),
+                    )
+                }
+                _ => (None, None),
+            }
+        } else {
+            (None, None)
+        };
+        lines.push(StatusLine {
+            service: c.service,
+            container: c.name,
+            state: if c.running {
+                "running".into()
+            } else {
+                "stopped".into()
+            },
+            health: c.health,
+            image: c.image,
+            memory_mb,
+            limit_mb,
+        });
+    }
+    Ok(lines)
+}
+
+pub async fn logs(
+    engine: &Engine,
+    container: &str,
+    follow: bool,
+    tail: &str,
+) -> Result<(), Diagnostic> {
+    let mut stream = engine.docker.logs(
+        container,
+        Some(
+            LogsOptionsBuilder::default()
+                .stdout(true)
+                .stderr(true)
+                .follow(follow)
+                .tail(tail)
+                .build(),
+        ),
+    );
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| error(e.into()))?;
+        out.write_all(&chunk.into_bytes()).ok();
+    }
+    Ok(())
+}
+
+#[derive(Serialize, Default)]
+pub struct DownReport {
+    pub removed_containers: Vec<String>,
+    pub removed_networks: Vec<String>,
+    pub removed_data: bool,
+}
+
+/// Remove the project's containers and networks; its data only with `volumes`.
+pub async fn down(engine: &Engine, project: &str, volumes: bool) -> Result<DownReport, Diagnostic> {
+    let mut report = DownReport::default();
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![format!("{LABEL_PROJECT}={project}")],
+    )]);
+    let containers = engine
+        .docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| error(e.into()))?;
+    let images: Vec<String> = containers.iter().filter_map(|c| c.image.clone()).collect();
+    if let Some(holder) = lock::holder(engine, project).await.map_err(error)? {
+        return Err(Diagnostic::error(
+            "refused",
+            format!("an apply holds the deploy lock of `{project}`: {holder}"),
+        )
+        .help("wait for it, or break a dead one with `vpai unlock`"));
+    }
+    for c in containers {
+        let name = c
+            .names
+            .and_then(|n| n.first().cloned())
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string();
+        engine
+            .docker
+            .remove_container(
+                &name,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await
+            .map_err(|e| error(e.into()))?;
+        report.removed_containers.push(name);
+    }
+    let networks = engine
+        .docker
+        .list_networks(Some(
+            bollard::query_parameters::ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| error(e.into()))?;
+    for n in networks {
+        let name = n.name.unwrap_or_default();
+        engine
+            .docker
+            .remove_network(&name)
+            .await
+            .map_err(|e| error(e.into()))?;
+        report.removed_networks.push(name);
+    }
+    if volumes {
+        remove_data(engine, project, &images).await?;
+        report.removed_data = true;
+    }
+    report.removed_containers.sort();
+    report.removed_networks.sort();
+    Ok(report)
+}
+
+/// Data lives in host directories; deleting them takes a process on the host, so a
+/// throwaway container of one of the stack's own images (one that has `rm`) runs it.
+async fn remove_data(engine: &Engine, project: &str, images: &[String]) -> Result<(), Diagnostic> {
+    use bollard::models::{ContainerCreateBody, HostConfig};
+    let root = desired::host_root(project);
+    let name = format!("vpai-down-{project}");
+    for image in images {
+        let body = ContainerCreateBody {
+            image: Some(image.clone()),
+            entrypoint: Some(vec![
+                "rm".into(),
+                "-rf".into(),
+                "/vpai-root/data".into(),
+                "/vpai-root/configs".into(),
+            ]),
+            cmd: Some(vec![]),
+            user: Some("0:0".into()),
+            network_disabled: Some(true),
+            host_config: Some(HostConfig {
+                binds: Some(vec![format!("{root}:/vpai-root")]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let _ = engine
+            .docker
+            .remove_container(
+                &name,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await;
+        if engine
+            .docker
+            .create_container(
+                Some(
+                    bollard::query_parameters::CreateContainerOptionsBuilder::default()
+                        .name(&name)
+                        .build(),
+                ),
+                body,
+            )
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let started = engine
+            .docker
+            .start_container(
+                &name,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await;
+        let mut wait = engine.docker.wait_container(
+            &name,
+            None::<bollard::query_parameters::WaitContainerOptions>,
+        );
+        let waited = wait.next().await;
+        let _ = engine
+            .docker
+            .remove_container(
+                &name,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await;
+        if started.is_ok() && matches!(waited, Some(Ok(ref r)) if r.status_code == 0) {
+            return Ok(());
+        }
+    }
+    Err(Diagnostic::error(
+        "engine",
+        format!("could not remove {root}/data: none of the stack's images can run `rm`"),
+    )
+    .help(format!("remove it on the host: rm -rf {root}/data")))
+}
+
+/// Load the secrets of a stack directory.
+pub fn load_secrets(
+    stack_dir: &Path,
+    stack: &Stack,
+    identity: Option<&Path>,
+) -> Result<SecretValues, Diagnostic> {
+    let file = stack_dir.join(secrets::SECRETS_FILE);
+    if !file.exists() {
+        return Err(
+            Diagnostic::error("secrets", format!("{} does not exist", file.display()))
+                .help("run `vpai secrets sync` to create it"),
+        );
+    }
+    let candidates = secrets::identity_candidates(identity, stack_dir, stack.identity.as_deref());
+    secrets::decrypt(&file, &candidates).map_err(|e| Diagnostic::error("secrets", e.to_string()))
+}
+
+pub fn plan_file_write(path: &PathBuf, plan: &Plan) -> Result<(), Diagnostic> {
+    let mut text = serde_json::to_string_pretty(plan).expect("serializes");
+    text.push('\n');
+    std::fs::write(path, text)
+        .map_err(|e| Diagnostic::error("io", format!("cannot write {}: {e}", path.display())))
+}
+
+pub fn plan_file_read(path: &PathBuf) -> Result<Plan, Diagnostic> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::error("io", format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Diagnostic::error(
+            "stale-plan",
+            format!("{} is not a vpai plan: {e}", path.display()),
+        )
+    })
+}

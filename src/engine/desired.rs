@@ -1,0 +1,437 @@
+//! The desired state of one host: networks, host files and one container per service,
+//! built from the resolved stack and its rendered bundle.
+//!
+//! Every container carries labels that make the actual state readable back:
+//! `vpai.project`, `vpai.service`, `vpai.config-hash` (image + env + config file
+//! contents + container settings), the digest of each config file and the list of
+//! env keys vpai set, so a plan can say *why* a container changes without ever
+//! showing a value. The `com.docker.compose.*` labels let `docker compose -p NAME
+//! ps/logs` work on the host.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::render::Bundle;
+use crate::stack::Stack;
+use crate::stack::model::Service;
+use crate::stack::raw::Condition;
+
+pub const LABEL_PROJECT: &str = "vpai.project";
+pub const LABEL_SERVICE: &str = "vpai.service";
+pub const LABEL_HASH: &str = "vpai.config-hash";
+pub const LABEL_IMAGE: &str = "vpai.image";
+pub const LABEL_FILES: &str = "vpai.files";
+pub const LABEL_ENV_KEYS: &str = "vpai.env-keys";
+pub const LABEL_SETTINGS: &str = "vpai.settings-hash";
+
+/// Where a project lives on its host.
+pub fn host_root(project: &str) -> String {
+    format!("/opt/{project}")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DesiredNetwork {
+    /// Name on the host: `<project>_<network>`.
+    pub name: String,
+    pub subnet: String,
+    pub internal: bool,
+}
+
+/// A file or directory to create under the project root on the host.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct HostEntry {
+    /// Path relative to `/opt/<project>`.
+    pub path: String,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// `None` for a directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+impl std::fmt::Debug for HostEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:o} {}:{}", self.path, self.mode, self.uid, self.gid)
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DesiredContainer {
+    pub service: String,
+    pub name: String,
+    pub image: String,
+    pub hash: String,
+    /// Env vars vpai sets (values are secrets: never printed).
+    pub env: BTreeMap<String, String>,
+    pub file_digests: BTreeMap<String, String>,
+    pub settings_hash: String,
+    pub networks: Vec<String>,
+    pub depends_on: Vec<(String, Condition)>,
+    pub has_health: bool,
+    /// How long the health gate waits before declaring failure.
+    pub health_timeout_secs: u64,
+    pub spec: ContainerCreateBody,
+}
+
+impl std::fmt::Debug for DesiredContainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesiredContainer")
+            .field("name", &self.name)
+            .field("image", &self.image)
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Desired {
+    pub project: String,
+    pub host: String,
+    pub networks: Vec<DesiredNetwork>,
+    pub entries: Vec<HostEntry>,
+    pub containers: Vec<DesiredContainer>,
+}
+
+fn nanos(seconds: u64) -> i64 {
+    (seconds as i64) * 1_000_000_000
+}
+
+fn owner(spec: Option<&str>) -> (u64, u64) {
+    let Some(spec) = spec else { return (0, 0) };
+    let mut parts = spec.split(':');
+    let uid = parts.next().and_then(|u| u.parse().ok()).unwrap_or(0);
+    let gid = parts.next().and_then(|g| g.parse().ok()).unwrap_or(uid);
+    (uid, gid)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the daemon understands healthcheck `start_interval` (API 1.44, Engine 25).
+pub fn supports_start_interval(api_version: &str) -> bool {
+    let mut parts = api_version
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (1, 44)
+}
+
+/// The desired state of `host`, for a daemon speaking `api_version`.
+pub fn desired(stack: &Stack, bundle: &Bundle, host: &str, api_version: &str) -> Desired {
+    let project = &stack.project.name;
+    let root = host_root(project);
+    let services: Vec<&Service> = stack.services.values().filter(|s| s.host == host).collect();
+
+    let mut used: Vec<&str> = services
+        .iter()
+        .flat_map(|s| s.networks.iter().map(String::as_str))
+        .collect();
+    used.sort();
+    used.dedup();
+    let networks = used
+        .iter()
+        .filter_map(|n| stack.networks.get(*n))
+        .map(|n| DesiredNetwork {
+            name: format!("{project}_{}", n.name),
+            subnet: n.subnet.to_string(),
+            internal: n.internal,
+        })
+        .collect();
+
+    let mut entries = vec![
+        HostEntry {
+            path: String::new(),
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            content: None,
+        },
+        HostEntry {
+            path: "configs".into(),
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            content: None,
+        },
+        HostEntry {
+            path: "data".into(),
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            content: None,
+        },
+        HostEntry {
+            path: "backups".into(),
+            mode: 0o700,
+            uid: 0,
+            gid: 0,
+            content: None,
+        },
+        HostEntry {
+            path: "releases".into(),
+            mode: 0o700,
+            uid: 0,
+            gid: 0,
+            content: None,
+        },
+    ];
+    let prefix = format!("{host}/");
+    for (path, file) in &bundle.files {
+        let Some(rel) = path.to_str().and_then(|p| p.strip_prefix(&prefix)) else {
+            continue;
+        };
+        if !rel.starts_with("configs/") {
+            continue;
+        }
+        let dir = rel
+            .rsplit_once('/')
+            .map(|(d, _)| d)
+            .unwrap_or_default()
+            .to_string();
+        if !entries.iter().any(|e| e.path == dir) {
+            entries.push(HostEntry {
+                path: dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                content: None,
+            });
+        }
+        entries.push(HostEntry {
+            path: rel.to_string(),
+            mode: file.mode,
+            uid: 0,
+            gid: 0,
+            content: Some(file.content.clone()),
+        });
+    }
+    for service in &services {
+        for d in service.data.iter().filter(|d| !d.identity) {
+            let (uid, gid) = owner(d.owner.as_deref());
+            let mut path = String::from("data");
+            for part in d.dir.split('/') {
+                path = format!("{path}/{part}");
+                if !entries.iter().any(|e| e.path == path) {
+                    entries.push(HostEntry {
+                        path: path.clone(),
+                        mode: 0o755,
+                        uid,
+                        gid,
+                        content: None,
+                    });
+                }
+            }
+        }
+        for d in service.data.iter().filter(|d| d.identity) {
+            let (uid, gid) = owner(d.owner.as_deref());
+            entries.push(HostEntry {
+                path: format!("data/{}", d.dir),
+                mode: 0o755,
+                uid,
+                gid,
+                content: None,
+            });
+        }
+    }
+
+    let start_interval = supports_start_interval(api_version);
+    let containers = services
+        .iter()
+        .map(|s| container(stack, bundle, s, &root, start_interval))
+        .collect();
+    Desired {
+        project: project.clone(),
+        host: host.to_string(),
+        networks,
+        entries,
+        containers,
+    }
+}
+
+fn container(
+    stack: &Stack,
+    bundle: &Bundle,
+    s: &Service,
+    root: &str,
+    start_interval: bool,
+) -> DesiredContainer {
+    let project = &stack.project.name;
+    let output = &bundle.services[&s.name];
+    let env: BTreeMap<String, String> = output
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+
+    let mut binds: Vec<String> = s
+        .files
+        .values()
+        .map(|f| {
+            format!(
+                "{root}/{}:{}:ro",
+                crate::render::config_path(s, &f.name),
+                f.mount
+            )
+        })
+        .collect();
+    for d in &s.data {
+        let host_path = format!("{root}/data/{}", d.dir);
+        let target = if d.identity {
+            host_path.clone()
+        } else {
+            d.container_path.clone()
+        };
+        binds.push(format!("{host_path}:{target}"));
+    }
+    for m in &s.mounts {
+        binds.push(format!(
+            "{}:{}{}",
+            m.source,
+            m.target,
+            if m.read_only { ":ro" } else { "" }
+        ));
+    }
+
+    let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    let mut exposed = Vec::new();
+    for p in &s.ports {
+        let key = format!("{}/{}", p.target, p.protocol);
+        exposed.push(key.clone());
+        port_bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .as_mut()
+            .expect("inserted")
+            .push(PortBinding {
+                host_ip: Some(p.bind.clone()),
+                host_port: Some(p.published.to_string()),
+            });
+    }
+
+    let healthcheck = s.health.as_ref().map(|h| HealthConfig {
+        test: Some(crate::render::health_test(&h.test)),
+        interval: Some(nanos(h.interval.0)),
+        timeout: Some(nanos(h.timeout.0)),
+        retries: Some(h.retries as i64),
+        start_period: Some(nanos(h.start_period.0)),
+        // Seen healthy within a second of being ready, not after a full interval.
+        start_interval: start_interval.then(|| nanos(1)),
+    });
+    let health_timeout_secs = s
+        .health
+        .as_ref()
+        .map(|h| h.start_period.0 + (h.interval.0 + h.timeout.0) * (h.retries as u64 + 1) + 10)
+        .unwrap_or(30);
+
+    let networks: Vec<String> = s
+        .networks
+        .iter()
+        .map(|n| format!("{project}_{n}"))
+        .collect();
+    let endpoints = networks.first().map(|n| {
+        HashMap::from([(
+            n.clone(),
+            EndpointSettings {
+                aliases: Some(vec![s.name.clone()]),
+                ..Default::default()
+            },
+        )])
+    });
+
+    let mut spec = ContainerCreateBody {
+        image: Some(s.image.clone()),
+        env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        cmd: s.command.clone(),
+        entrypoint: s.entrypoint.clone(),
+        user: s.user.clone(),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        healthcheck,
+        host_config: Some(HostConfig {
+            binds: Some(binds),
+            cap_drop: Some(vec!["ALL".into()]),
+            cap_add: (!s.cap_add.is_empty()).then(|| s.cap_add.clone()),
+            security_opt: Some(vec!["no-new-privileges:true".into()]),
+            init: s.init.then_some(true),
+            group_add: (!s.group_add.is_empty()).then(|| s.group_add.clone()),
+            readonly_rootfs: s.read_only.then_some(true),
+            memory: Some(s.resources.memory.0 as i64 * 1024 * 1024),
+            memory_reservation: Some(s.resources.reserve.0 as i64 * 1024 * 1024),
+            nano_cpus: Some((s.resources.cpus * 1e9) as i64),
+            port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            network_mode: networks.first().cloned(),
+            ..Default::default()
+        }),
+        networking_config: endpoints.map(|e| NetworkingConfig {
+            endpoints_config: Some(e),
+        }),
+        ..Default::default()
+    };
+
+    // Everything but env and files, so a plan can name "settings" as the reason.
+    let mut settings_view = spec.clone();
+    settings_view.env = None;
+    let settings_hash = hex(&Sha256::digest(
+        serde_json::to_vec(&settings_view).expect("serializes"),
+    ));
+    let mut hasher = Sha256::new();
+    hasher.update(output.config_hash.as_bytes());
+    hasher.update(settings_hash.as_bytes());
+    let hash = hex(&hasher.finalize());
+
+    let labels = HashMap::from([
+        (LABEL_PROJECT.to_string(), project.clone()),
+        (LABEL_SERVICE.to_string(), s.name.clone()),
+        (LABEL_HASH.to_string(), hash.clone()),
+        (LABEL_IMAGE.to_string(), s.image.clone()),
+        (
+            LABEL_FILES.to_string(),
+            serde_json::to_string(&output.file_digests).expect("serializes"),
+        ),
+        (
+            LABEL_ENV_KEYS.to_string(),
+            env.keys().cloned().collect::<Vec<_>>().join(","),
+        ),
+        (LABEL_SETTINGS.to_string(), settings_hash.clone()),
+        ("com.docker.compose.project".to_string(), project.clone()),
+        ("com.docker.compose.service".to_string(), s.name.clone()),
+        (
+            "com.docker.compose.container-number".to_string(),
+            "1".to_string(),
+        ),
+        ("com.docker.compose.oneoff".to_string(), "False".to_string()),
+        ("com.docker.compose.config-hash".to_string(), hash.clone()),
+    ]);
+    spec.labels = Some(labels);
+
+    DesiredContainer {
+        service: s.name.clone(),
+        name: s.container_name(project),
+        image: s.image.clone(),
+        hash,
+        env,
+        file_digests: output.file_digests.clone(),
+        settings_hash,
+        networks,
+        depends_on: s
+            .depends_on
+            .iter()
+            .filter(|(d, _)| stack.services.get(*d).is_some_and(|x| x.host == s.host))
+            .map(|(d, dep)| (d.clone(), dep.condition))
+            .collect(),
+        has_health: s.health.is_some(),
+        health_timeout_secs,
+        spec,
+    }
+}
