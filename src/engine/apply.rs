@@ -461,7 +461,13 @@ impl ServiceTask {
             seconds: 0.0,
         };
         let mut provisioned = Vec::new();
-        let result = match self.wait_for_dependencies(&c).await {
+        // A container that stays as it is keeps running whatever its dependencies do.
+        let waited = if self.action == Action::Unchanged {
+            Ok(())
+        } else {
+            self.wait_for_dependencies(&c).await
+        };
+        let result = match waited {
             Err(e) => Err((e, None)),
             Ok(()) => {
                 let timer = Instant::now();

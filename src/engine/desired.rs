@@ -115,6 +115,24 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// JSON with every object's keys sorted: the spec holds `HashMap`s (port bindings,
+/// endpoints), whose order would otherwise change the hash from run to run.
+fn canonical_json(value: &impl Serialize) -> String {
+    fn sort(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.sort_keys();
+                map.values_mut().for_each(sort);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(sort),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(value).expect("serializes");
+    sort(&mut v);
+    v.to_string()
+}
+
 /// Whether the daemon understands healthcheck `start_interval` (API 1.44, Engine 25).
 pub fn supports_start_interval(api_version: &str) -> bool {
     let mut parts = api_version
@@ -382,9 +400,7 @@ fn container(
     // Everything but env and files, so a plan can name "settings" as the reason.
     let mut settings_view = spec.clone();
     settings_view.env = None;
-    let settings_hash = hex(&Sha256::digest(
-        serde_json::to_vec(&settings_view).expect("serializes"),
-    ));
+    let settings_hash = hex(&Sha256::digest(canonical_json(&settings_view).as_bytes()));
     let mut hasher = Sha256::new();
     hasher.update(output.config_hash.as_bytes());
     hasher.update(settings_hash.as_bytes());

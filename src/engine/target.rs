@@ -113,7 +113,11 @@ impl Tunnel {
             .tempdir()
             .map_err(|e| format!("cannot create a private directory for the socket: {e}"))?;
         let socket = dir.path().join("docker.sock");
-        let mut cmd = tokio::process::Command::new("ssh");
+        // Like GIT_SSH_COMMAND: `VPAI_SSH_COMMAND="ssh -F /path/config"`.
+        let command = std::env::var("VPAI_SSH_COMMAND").unwrap_or_else(|_| "ssh".to_string());
+        let mut words = command.split_whitespace();
+        let mut cmd = tokio::process::Command::new(words.next().unwrap_or("ssh"));
+        cmd.args(words);
         cmd.arg("-N")
             .args([
                 "-o",

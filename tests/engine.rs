@@ -1,0 +1,647 @@
+//! End to end against this machine's real Docker engine: real PostgreSQL, Redis
+//! and Caddy from the test images (`tests/images/`, built by `.ci/run`) and HTTP
+//! stubs for the rest. The tests share the standard subnets, so they run one at a
+//! time (a process-wide lock), each with its own project, removed at the end.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::{Outcome, root, run, vpai};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn require_images() {
+    for image in [
+        "vpai-test/debian:bookworm",
+        "vpai-test/stub:broken",
+        "vpai-test/caddy:2.11",
+    ] {
+        let ok = Command::new("docker")
+            .args(["image", "inspect", image])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        assert!(
+            ok.is_ok_and(|s| s.success()),
+            "test image {image} is missing: run `bash tests/images/build.sh && bash tests/images/build-caddy.sh` (or `bash .ci/run`)"
+        );
+    }
+}
+
+/// One project on the local engine, from `tests/e2e/vpai.toml`.
+struct E2e {
+    project: String,
+    dir: PathBuf,
+    _tmp: tempfile::TempDir,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+impl E2e {
+    fn new(name: &str) -> E2e {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        require_images();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("stack");
+        let identity = tmp.path().join("identity.txt");
+        let init = run(vpai()
+            .args(["init", "--defaults", "--name", "seed"])
+            .arg(tmp.path().join("seed"))
+            .arg("--identity-out")
+            .arg(&identity));
+        assert_eq!(init.code, 0, "{}", init.stderr);
+        let recipient = std::fs::read_to_string(&identity)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+            .unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let project = format!("e2e{name}");
+        let text = std::fs::read_to_string(root().join("tests/e2e/vpai.toml"))
+            .unwrap()
+            .replace("PROJECT", &project)
+            .replace("RECIPIENT", &recipient);
+        std::fs::write(dir.join("vpai.toml"), text).unwrap();
+        let e = E2e {
+            project,
+            dir,
+            _tmp: tmp,
+            _serial: serial,
+        };
+        e.cleanup();
+        let sync = e.vpai(&["secrets", "sync", "-C"]);
+        assert_eq!(sync.code, 0, "{}", sync.stderr);
+        let mut set = e.command(&["secrets", "set", "nocodb_api_token", "-C"]);
+        set.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = set.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"test-nocodb-token\n")
+            .unwrap();
+        assert!(child.wait_with_output().unwrap().status.success());
+        e
+    }
+
+    fn identity(&self) -> PathBuf {
+        self.dir.parent().unwrap().join("identity.txt")
+    }
+
+    /// `vpai ARGS DIR`, with this stack's identity.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = vpai();
+        cmd.args(args)
+            .arg(&self.dir)
+            .env("VPAI_IDENTITY", self.identity());
+        cmd
+    }
+
+    fn vpai(&self, args: &[&str]) -> Outcome {
+        run(&mut self.command(args))
+    }
+
+    fn up(&self) -> Outcome {
+        let out = self.vpai(&["up"]);
+        assert_eq!(
+            out.code, 0,
+            "vpai up failed:\n{}\n{}",
+            out.stdout, out.stderr
+        );
+        out
+    }
+
+    fn edit(&self, from: &str, to: &str) {
+        let path = self.dir.join("vpai.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "`{from}` not in the stack");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    fn container(&self, service: &str) -> String {
+        format!("{}_{service}", self.project)
+    }
+
+    /// name -> (id, image, health) of every container of the project.
+    fn containers(&self) -> Vec<(String, String, String, String)> {
+        let ids = docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=vpai.project={}", self.project),
+        ]);
+        let mut out: Vec<_> = ids
+            .lines()
+            .map(|id| {
+                let f = docker(&["inspect", "-f", "{{.Name}}|{{.Id}}|{{.Config.Image}}|{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}", id]);
+                let p: Vec<&str> = f.split('|').collect();
+                (p[0].trim_start_matches('/').to_string(), p[1].to_string(), p[2].to_string(), p[3].to_string())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn id(&self, service: &str) -> String {
+        docker(&["inspect", "-f", "{{.Id}}", &self.container(service)])
+    }
+
+    fn secret(&self, name: &str) -> String {
+        let out = self.vpai(&["secrets", "show", name, "--reveal", "-C"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout.trim().to_string()
+    }
+
+    fn host_root(&self) -> PathBuf {
+        PathBuf::from("/opt").join(&self.project)
+    }
+
+    fn cleanup(&self) {
+        let ids = docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=vpai.project={}", self.project),
+        ]);
+        for id in ids.lines() {
+            docker(&["rm", "-f", id]);
+        }
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &format!("vpai-lock-{}", self.project)])
+            .output();
+        let nets = docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=vpai.project={}", self.project),
+        ]);
+        for id in nets.lines() {
+            docker(&["network", "rm", id]);
+        }
+        let _ = std::fs::remove_dir_all(self.host_root());
+    }
+}
+
+impl Drop for E2e {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+/// HTTPS through the published Caddy, with SNI and Host for `site`.
+fn https(site: &str, path: &str) -> (String, String) {
+    let out = Command::new("curl")
+        .args([
+            "-sk",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "--max-time",
+            "10",
+            "--resolve",
+        ])
+        .arg(format!("{site}:18443:127.0.0.1"))
+        .arg(format!("https://{site}:18443{path}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+    (code.to_string(), body.to_string())
+}
+
+fn all_healthy(e: &E2e, expected: usize) {
+    let containers = e.containers();
+    assert_eq!(containers.len(), expected, "{containers:?}");
+    for (name, _, _, health) in &containers {
+        assert_eq!(health, "healthy", "{name}");
+    }
+}
+
+#[test]
+fn cold_apply_converges_provisions_routes_and_guards_the_vpn() {
+    let e = E2e::new("cold");
+    let out = e.up();
+    assert!(out.stderr.contains("converged"), "{}", out.stderr);
+    all_healthy(&e, 9);
+
+    // Provisioned: every role logs in with the password its consumer got.
+    let stack = vpai::stack::load(&e.dir, "prod").unwrap();
+    for db in &stack.databases {
+        let password = e.secret(&db.password_secret);
+        let q = docker(&[
+            "exec",
+            "-e",
+            &format!("PGPASSWORD={password}"),
+            &e.container("api"),
+            "psql",
+            "-h",
+            "postgresql",
+            "-U",
+            &db.user,
+            "-d",
+            &db.name,
+            "-Atc",
+            "SELECT current_user",
+        ]);
+        assert_eq!(q, db.user);
+    }
+    let wrong = Command::new("docker")
+        .args([
+            "exec",
+            "-e",
+            "PGPASSWORD=wrong",
+            &e.container("api"),
+            "psql",
+            "-h",
+            "postgresql",
+            "-U",
+            "api",
+            "-d",
+            "api",
+            "-c",
+            "SELECT 1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "a wrong password is accepted");
+    let ext = docker(&[
+        "exec",
+        &e.container("postgresql"),
+        "psql",
+        "-h",
+        "/tmp",
+        "-U",
+        "postgres",
+        "-d",
+        "api",
+        "-Atc",
+        "SELECT extname FROM pg_extension WHERE extname = 'uuid-ossp'",
+    ]);
+    assert_eq!(ext, "uuid-ossp");
+    // Redis: the ACL user works with its own password.
+    let redis_pw = e.secret("redis_litellm_password");
+    let pong = docker(&[
+        "exec",
+        &e.container("redis"),
+        "redis-cli",
+        "--user",
+        "litellm",
+        "--pass",
+        &redis_pw,
+        "--no-auth-warning",
+        "ping",
+    ]);
+    assert_eq!(pong, "PONG");
+
+    // Caddy routes by Host header.
+    for (site, service) in [
+        ("api.e2e.example", "api"),
+        ("noco.e2e.example", "nocodb"),
+        ("n8n.e2e.example", "n8n"),
+    ] {
+        let (code, body) = https(site, "/probe");
+        assert_eq!(code, "200", "{site}: {body}");
+        assert!(
+            body.contains(&format!("\"service\": \"{service}\"")),
+            "{site} answered {body}"
+        );
+    }
+
+    // VPN-only: a client inside the VPN range passes, one outside gets 403.
+    let caddy = e.container("caddy");
+    let mut answers = Vec::new();
+    for (suffix, subnet) in [("vpn", "100.64.77.0/24"), ("out", "172.31.77.0/24")] {
+        let net = format!("{}-{suffix}", e.project);
+        let _ = Command::new("docker")
+            .args(["network", "rm", &net])
+            .output();
+        docker(&["network", "create", "--subnet", subnet, &net]);
+        docker(&["network", "connect", &net, &caddy]);
+        let ip = docker(&[
+            "inspect",
+            "-f",
+            &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
+            &caddy,
+        ]);
+        let code = docker(&[
+            "run",
+            "--rm",
+            "--network",
+            &net,
+            "vpai-test/debian:bookworm",
+            "curl",
+            "-sk",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--resolve",
+            &format!("hooks.e2e.example:443:{ip}"),
+            "https://hooks.e2e.example/",
+        ]);
+        answers.push(code);
+        docker(&["network", "disconnect", &net, &caddy]);
+        docker(&["network", "rm", &net]);
+    }
+    assert_eq!(
+        answers,
+        vec!["200".to_string(), "403".to_string()],
+        "VPN client, outside client"
+    );
+
+    // docker compose sees the project as its own.
+    let host_env = std::fs::metadata(e.host_root().join("configs/api/api.env")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(host_env.permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn reapply_without_change_touches_nothing() {
+    let e = E2e::new("noop");
+    e.up();
+    let before = e.containers();
+    let plan = e.vpai(&["plan", "--target", "local"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("no changes"), "{}", plan.stdout);
+    let started = Instant::now();
+    let again = e.vpai(&["apply", "--target", "local", "--yes"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(before, e.containers(), "a container changed");
+}
+
+#[test]
+fn a_change_recreates_exactly_the_service_it_touches() {
+    let e = E2e::new("change");
+    e.up();
+    let before = e.containers();
+    // One env value of one service.
+    e.edit(
+        "STUB_NAME = \"worker\"",
+        "STUB_NAME = \"worker\", EXTRA = \"1\"",
+    );
+    let plan = e.vpai(&["plan", "--target", "local"]);
+    assert!(
+        plan.stdout.contains("~ recreate worker: env EXTRA added"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        plan.stdout.matches("recreate").count(),
+        2,
+        "one recreate line and the summary:\n{}",
+        plan.stdout
+    );
+    e.up();
+    let after = e.containers();
+    for ((name, id_before, ..), (_, id_after, ..)) in before.iter().zip(&after) {
+        assert_eq!(id_before != id_after, name.ends_with("_worker"), "{name}");
+    }
+    assert!(docker(&["exec", &e.container("worker"), "printenv", "EXTRA"]) == "1");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(e.host_root().join("configs/worker/worker.env"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // The content of a mounted config file: Caddy's routes change, Caddy is recreated.
+    let caddy = e.id("caddy");
+    let webhook = e.id("webhook");
+    e.edit("subdomain = \"hooks\"", "subdomain = \"hooks2\"");
+    let plan = e.vpai(&["plan", "--target", "local"]);
+    assert!(
+        plan.stdout
+            .contains("~ recreate caddy: file Caddyfile changed"),
+        "{}",
+        plan.stdout
+    );
+    e.up();
+    assert_ne!(caddy, e.id("caddy"));
+    assert_eq!(
+        webhook,
+        e.id("webhook"),
+        "the routed service itself did not change"
+    );
+    let (code, body) = https("hooks2.e2e.example", "/");
+    assert_eq!(code, "200", "{body}");
+}
+
+#[test]
+fn a_failing_health_gate_rolls_back_to_the_previous_container() {
+    let e = E2e::new("rollback");
+    e.up();
+    let previous = e.id("api");
+    e.edit("image = \"vpai-test/debian:bookworm\"\ncommand = [\"/usr/local/bin/vpai-stub\"]\nport = 3000", "image = \"vpai-test/stub:broken\"\ncommand = [\"/usr/local/bin/vpai-stub\"]\nport = 3000");
+    let out = e.vpai(&["up"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("service `api` failed") && out.stderr.contains("rolled back"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(e.id("api"), previous, "the previous container is back");
+    let (_, _, image, health) = e
+        .containers()
+        .into_iter()
+        .find(|c| c.0.ends_with("_api"))
+        .unwrap();
+    assert_eq!(image, "vpai-test/debian:bookworm");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut code = String::new();
+    while Instant::now() < deadline {
+        code = https("api.e2e.example", "/").0;
+        if code == "200" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(
+        code, "200",
+        "the previous api serves again (health {health})"
+    );
+    assert!(!e.containers().iter().any(|c| c.0.contains("vpai-previous")));
+    // The worker, unchanged, kept running and is not reported as failed.
+    assert!(
+        !out.stderr.contains("service `worker` failed"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn sigkill_mid_apply_then_apply_again_converges() {
+    let e = E2e::new("kill");
+    let mut child = e
+        .command(&["up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && e.containers().len() < 3 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let lock = Command::new("docker")
+        .args(["inspect", &format!("vpai-lock-{}", e.project)])
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "the killed apply left its lock behind"
+    );
+    let out = e.up();
+    assert!(
+        out.stderr.contains("broke a stale deploy lock"),
+        "{}",
+        out.stderr
+    );
+    all_healthy(&e, 9);
+    let names: Vec<String> = e.containers().into_iter().map(|c| c.0).collect();
+    let mut unique = names.clone();
+    unique.dedup();
+    assert_eq!(names, unique, "duplicate containers");
+    let lock = Command::new("docker")
+        .args(["inspect", &format!("vpai-lock-{}", e.project)])
+        .output()
+        .unwrap();
+    assert!(!lock.status.success(), "the lock is released");
+}
+
+#[test]
+fn a_second_concurrent_apply_is_refused_with_the_holders_identity() {
+    let e = E2e::new("lock");
+    let mut first = e
+        .command(&["up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = format!("vpai-lock-{}", e.project);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline
+        && !Command::new("docker")
+            .args(["inspect", &lock])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = e.vpai(&["up"]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("holds the deploy lock")
+            && second.stderr.contains(&format!("pid {}", first.id())),
+        "{}",
+        second.stderr
+    );
+    assert!(first.wait().unwrap().success());
+    all_healthy(&e, 9);
+}
+
+#[test]
+fn a_broken_stack_changes_nothing_on_the_engine() {
+    let e = E2e::new("broken");
+    e.edit(
+        "depends_on = { api = \"healthy\" }",
+        "depends_on = { apii = \"healthy\" }",
+    );
+    let out = e.vpai(&["up"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("did you mean `api`?"), "{}", out.stderr);
+    assert!(e.containers().is_empty());
+    assert!(
+        docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=vpai.project={}", e.project)
+        ])
+        .is_empty()
+    );
+    assert!(!Path::new(&e.host_root()).exists());
+}
+
+#[test]
+fn down_keeps_data_and_down_volumes_removes_it() {
+    let e = E2e::new("down");
+    e.up();
+    let pg = e.container("postgresql");
+    docker(&[
+        "exec",
+        &pg,
+        "psql",
+        "-h",
+        "/tmp",
+        "-U",
+        "postgres",
+        "-d",
+        "api",
+        "-c",
+        "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)",
+    ]);
+    let down = e.vpai(&["down", "--target", "local"]);
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert!(e.containers().is_empty());
+    assert!(
+        docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=vpai.project={}", e.project)
+        ])
+        .is_empty()
+    );
+    assert!(
+        e.host_root()
+            .join("data/postgresql/data/PG_VERSION")
+            .exists(),
+        "data kept"
+    );
+    e.up();
+    let kept = docker(&[
+        "exec",
+        &e.container("postgresql"),
+        "psql",
+        "-h",
+        "/tmp",
+        "-U",
+        "postgres",
+        "-d",
+        "api",
+        "-Atc",
+        "SELECT x FROM kept",
+    ]);
+    assert_eq!(kept, "42");
+    let down = e.vpai(&["down", "--target", "local", "--volumes"]);
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert!(!e.host_root().join("data").exists(), "data removed");
+}
