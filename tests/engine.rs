@@ -152,9 +152,24 @@ impl E2e {
         let mut out: Vec<_> = ids
             .lines()
             .map(|id| {
-                let f = docker(&["inspect", "-f", "{{.Name}}|{{.Id}}|{{.Config.Image}}|{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}", id]);
-                let p: Vec<&str> = f.split('|').collect();
-                (p[0].trim_start_matches('/').to_string(), p[1].to_string(), p[2].to_string(), p[3].to_string())
+                let f = docker(&[
+                    "inspect",
+                    "-f",
+                    "{{.Name}}|{{.Id}}|{{.Config.Image}}|{{json .State}}",
+                    id,
+                ]);
+                let p: Vec<&str> = f.splitn(4, '|').collect();
+                let state: serde_json::Value = serde_json::from_str(p[3]).unwrap();
+                let health = state["Health"]["Status"]
+                    .as_str()
+                    .or(state["Status"].as_str())
+                    .unwrap_or_default();
+                (
+                    p[0].trim_start_matches('/').to_string(),
+                    p[1].to_string(),
+                    p[2].to_string(),
+                    health.to_string(),
+                )
             })
             .collect();
         out.sort();
@@ -650,4 +665,196 @@ fn down_keeps_data_and_down_volumes_removes_it() {
     let down = e.vpai(&["down", "--target", "local", "--volumes"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
     assert!(!e.host_root().join("data").exists(), "data removed");
+}
+
+/// A real OpenSSH server on loopback, with its own host and user keys, and the
+/// client configuration that reaches it (`VPAI_SSH_COMMAND="ssh -F CONFIG"`).
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+    config: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sshd {
+    fn start() -> Sshd {
+        assert!(
+            Path::new("/usr/sbin/sshd").exists(),
+            "openssh-server is not installed: apt-get install openssh-server"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for (key, kind) in [("host_key", "ed25519"), ("user_key", "ed25519")] {
+            let ok = Command::new("ssh-keygen")
+                .args(["-q", "-t", kind, "-N", "", "-f"])
+                .arg(d.join(key))
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
+        let port = 22000 + (std::process::id() % 1000) as u16;
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let server = d.join("sshd_config");
+        std::fs::write(
+            &server,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {0}/host_key\nAuthorizedKeysFile {0}/authorized_keys\n\
+                 PidFile {0}/sshd.pid\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowStreamLocalForwarding yes\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("/usr/sbin/sshd")
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(&server)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let config = d.join("ssh_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Host 127.0.0.1\n  IdentityFile {0}/user_key\n  IdentitiesOnly yes\n  UserKnownHostsFile {0}/known_hosts\n  StrictHostKeyChecking accept-new\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sshd {
+            child,
+            port,
+            config,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn apply_over_ssh_converges_the_same_stack() {
+    let e = E2e::new("ssh");
+    let sshd = Sshd::start();
+    let target = format!("ssh://root@127.0.0.1:{}", sshd.port);
+    let ssh = format!("ssh -F {}", sshd.config.display());
+    let out = run(e
+        .command(&["apply", "--yes", "--target", &target])
+        .env("VPAI_SSH_COMMAND", &ssh));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    all_healthy(&e, 9);
+    let plan = run(e
+        .command(&["plan", "--target", &target])
+        .env("VPAI_SSH_COMMAND", &ssh));
+    assert!(
+        plan.stdout.contains("no changes"),
+        "{}{}",
+        plan.stdout,
+        plan.stderr
+    );
+    let (code, body) = https_within(
+        "api.e2e.example",
+        "/over-ssh",
+        "200",
+        Duration::from_secs(15),
+    );
+    assert_eq!(code, "200", "{body}");
+    // A wrong key: a clear error that names the target, nothing changed.
+    let bad = sshd.config.with_file_name("bad_config");
+    std::fs::write(&bad, "Host 127.0.0.1\n  IdentityFile /nonexistent\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n").unwrap();
+    let refused = run(e
+        .command(&["plan", "--target", &target])
+        .env("VPAI_SSH_COMMAND", format!("ssh -F {}", bad.display())));
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains(&target) && refused.stderr.contains("ssh exited"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_saved_plan_applies_only_to_the_state_it_was_made_for() {
+    let e = E2e::new("planfile");
+    let plan_file = e.dir.join("plan.json");
+    let plan = run(e
+        .command(&["plan", "--target", "local"])
+        .arg("--out")
+        .arg(&plan_file));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let text = std::fs::read_to_string(&plan_file).unwrap();
+    assert!(
+        !text.contains(&e.secret("db_api_password")),
+        "a plan file holds no secret"
+    );
+    e.edit("STUB_NAME = \"worker\"", "STUB_NAME = \"worker2\"");
+    let stale = run(e
+        .command(&["apply", "--target", "local"])
+        .arg("--plan")
+        .arg(&plan_file));
+    assert_eq!(stale.code, 1);
+    assert!(
+        stale.stderr.contains("changed since this plan was made"),
+        "{}",
+        stale.stderr
+    );
+    assert!(e.containers().is_empty(), "a refused plan changes nothing");
+    let plan = run(e
+        .command(&["plan", "--target", "local"])
+        .arg("--out")
+        .arg(&plan_file));
+    assert_eq!(plan.code, 0);
+    let applied = run(e
+        .command(&["apply", "--target", "local"])
+        .arg("--plan")
+        .arg(&plan_file));
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    all_healthy(&e, 9);
+}
+
+#[test]
+fn sigterm_releases_the_lock() {
+    let e = E2e::new("term");
+    let mut child = e
+        .command(&["up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && e.containers().len() < 2 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lock = Command::new("docker")
+        .args(["inspect", &format!("vpai-lock-{}", e.project)])
+        .output()
+        .unwrap();
+    assert!(!lock.status.success(), "SIGTERM released the lock");
+    let again = e.up();
+    assert!(!again.stderr.contains("stale"), "{}", again.stderr);
+    all_healthy(&e, 9);
 }
