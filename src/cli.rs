@@ -123,6 +123,18 @@ enum Command {
         #[arg(long)]
         volumes: bool,
     },
+    /// Return a host to a recorded release (containers, images, env, configs; not data).
+    ///
+    /// Without RELEASE: the latest successful release that differs from what runs now.
+    Rollback {
+        /// Release id, as `--list` shows it.
+        release: Option<String>,
+        #[command(flatten)]
+        deploy: DeployArgs,
+        /// List the recorded releases and exit.
+        #[arg(long)]
+        list: bool,
+    },
     /// Break the deploy lock of a host (when the apply that held it is gone).
     Unlock {
         #[command(flatten)]
@@ -351,6 +363,11 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
         } => logs_cmd(&deploy, &service, follow, &tail),
         Command::Down { deploy, volumes } => down_cmd(&deploy, volumes),
         Command::Unlock { deploy } => unlock_cmd(&deploy),
+        Command::Rollback {
+            release,
+            deploy,
+            list,
+        } => rollback_cmd(&deploy, release.as_deref(), list),
         Command::Secrets { command } => secrets_cmd(command),
     }
 }
@@ -925,4 +942,55 @@ fn unlock_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
         None => eprintln!("`{}` was not locked", stack.project.name),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn rollback_cmd(args: &DeployArgs, release: Option<&str>, list: bool) -> Result<ExitCode, Failure> {
+    let (stack, _, target) = light_context(args)?;
+    let rt = deploy::runtime();
+    let engine = connect(&rt, &target)?;
+    let outcome = rt.block_on(deploy::rollback(
+        engine,
+        &stack.project.name,
+        &stack.env,
+        release,
+        list,
+        args.json,
+    ))?;
+    match outcome {
+        deploy::RollbackOutcome::List(releases) => {
+            if args.json {
+                print_json(&releases);
+            } else {
+                for r in &releases {
+                    println!(
+                        "{}  {}  {:<8} {}  {}",
+                        r.id,
+                        r.at,
+                        r.env,
+                        if r.ok { "ok    " } else { "FAILED" },
+                        r.by
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        deploy::RollbackOutcome::Applied { to, report } => {
+            if args.json {
+                print_json(&serde_json::json!({ "rolled_back_to": to, "report": report }));
+            } else {
+                eprintln!(
+                    "rollback of `{}` to {to}: {} in {:.1}s (release {})",
+                    stack.project.name,
+                    if report.ok { "converged" } else { "FAILED" },
+                    report.seconds,
+                    report.release
+                );
+            }
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
 }

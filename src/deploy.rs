@@ -158,10 +158,13 @@ pub async fn apply(
     json: bool,
 ) -> Result<apply::Report, Diagnostic> {
     let progress = progress_for(&desired, json);
+    let provisioning = apply::Provisioning {
+        stack: ctx.stack.clone(),
+        secrets: ctx.secrets.clone(),
+    };
     apply::apply(
         Arc::new(engine),
-        ctx.stack.clone(),
-        ctx.secrets.clone(),
+        Some(provisioning),
         Arc::new(desired),
         plan,
         progress,
@@ -436,4 +439,88 @@ pub fn plan_file_read(path: &PathBuf) -> Result<Plan, Diagnostic> {
             format!("{} is not a vpai plan: {e}", path.display()),
         )
     })
+}
+
+/// `vpai rollback [RELEASE]`: the containers of a recorded release, applied again.
+/// Data and database roles are not rolled back.
+pub async fn rollback(
+    engine: Engine,
+    project: &str,
+    env: &str,
+    wanted: Option<&str>,
+    list_only: bool,
+    json: bool,
+) -> Result<RollbackOutcome, Diagnostic> {
+    let actual = state::read(&engine, project).await.map_err(error)?;
+    let image = actual
+        .containers
+        .first()
+        .map(|c| c.image.clone())
+        .ok_or_else(|| {
+            Diagnostic::error(
+                "refused",
+                format!("nothing of `{project}` runs on this engine: no release to return to"),
+            )
+        })?;
+    let releases = crate::engine::releases::read(&engine, project, &image)
+        .await
+        .map_err(error)?;
+    if list_only {
+        return Ok(RollbackOutcome::List(releases));
+    }
+    let current: Vec<&str> = actual.containers.iter().map(|c| c.hash.as_str()).collect();
+    let same_as_now = |r: &crate::engine::releases::Release| {
+        r.desired.as_ref().is_some_and(|d| {
+            d.containers
+                .iter()
+                .all(|c| current.contains(&c.hash.as_str()))
+        })
+    };
+    let target = match wanted {
+        Some(id) => releases.iter().find(|r| r.id == id).ok_or_else(|| {
+            Diagnostic::error("unknown-release", format!("no release `{id}` on this host"))
+                .maybe_help(crate::suggest::hint(
+                    id,
+                    releases.iter().map(|r| r.id.as_str()),
+                ))
+                .note("`vpai rollback --list` lists them")
+        })?,
+        None => releases
+            .iter()
+            .rev()
+            .find(|r| r.ok && r.desired.is_some() && !same_as_now(r))
+            .ok_or_else(|| {
+                Diagnostic::error(
+                    "unknown-release",
+                    "no earlier successful release to return to",
+                )
+            })?,
+    };
+    let desired = target.desired.clone().ok_or_else(|| {
+        Diagnostic::error(
+            "unknown-release",
+            format!("release `{}` has no recorded state", target.id),
+        )
+    })?;
+    let plan = plan::compute(&desired, &actual, env);
+    if !json {
+        eprintln!(
+            "rolling back `{project}` to release {} ({}, by {})",
+            target.id, target.at, target.by
+        );
+        eprint!("{}", plan::render_text(&plan));
+    }
+    let progress = progress_for(&desired, json);
+    let report = apply::apply(Arc::new(engine), None, Arc::new(desired), &plan, progress)
+        .await
+        .map_err(error)?;
+    Ok(RollbackOutcome::Applied {
+        to: target.id.clone(),
+        report,
+    })
+}
+
+pub enum RollbackOutcome {
+    List(Vec<crate::engine::releases::Release>),
+    Applied { to: String, report: apply::Report },
 }

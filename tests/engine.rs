@@ -858,3 +858,48 @@ fn sigterm_releases_the_lock() {
     assert!(!again.stderr.contains("stale"), "{}", again.stderr);
     all_healthy(&e, 9);
 }
+
+#[test]
+fn rollback_returns_to_a_recorded_release() {
+    let e = E2e::new("rollback2");
+    e.up();
+    let first = docker(&[
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"vpai.config-hash\"}}",
+        &e.container("worker"),
+    ]);
+    e.edit(
+        "STUB_NAME = \"worker\"",
+        "STUB_NAME = \"worker\", EXTRA = \"2\"",
+    );
+    e.up();
+    assert_eq!(
+        docker(&["exec", &e.container("worker"), "printenv", "EXTRA"]),
+        "2"
+    );
+    // RELEASE is the positional argument of rollback, so the stack goes with -C.
+    let list = e.vpai(&["rollback", "--list", "--target", "local", "-C"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert_eq!(
+        list.stdout.lines().filter(|l| l.contains(" ok ")).count(),
+        2,
+        "{}",
+        list.stdout
+    );
+    let back = e.vpai(&["rollback", "--target", "local", "-C"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert!(
+        back.stderr.contains("~ recreate worker: env EXTRA removed"),
+        "{}",
+        back.stderr
+    );
+    let now = docker(&[
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"vpai.config-hash\"}}",
+        &e.container("worker"),
+    ]);
+    assert_eq!(now, first, "the worker is the first release's again");
+    all_healthy(&e, 9);
+}

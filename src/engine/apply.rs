@@ -140,10 +140,18 @@ fn is_404(e: &DockerError) -> bool {
 }
 
 /// Execute `plan` (made from `desired`) on the engine's host.
+/// What provisioning needs: the stack's databases and Redis users, and their
+/// secrets. A rollback applies a recorded release without it: data and roles are
+/// never rolled back.
+#[derive(Clone)]
+pub struct Provisioning {
+    pub stack: Arc<Stack>,
+    pub secrets: Arc<SecretValues>,
+}
+
 pub async fn apply(
     engine: Arc<Engine>,
-    stack: Arc<Stack>,
-    secrets: Arc<SecretValues>,
+    provisioning: Option<Provisioning>,
     desired: Arc<Desired>,
     plan: &Plan,
     progress: Arc<dyn Progress>,
@@ -164,8 +172,7 @@ pub async fn apply(
 
     let body = run(
         engine.clone(),
-        stack,
-        secrets,
+        provisioning,
         desired.clone(),
         plan,
         progress.clone(),
@@ -233,8 +240,7 @@ async fn ensure_images(
 
 async fn run(
     engine: Arc<Engine>,
-    stack: Arc<Stack>,
-    secrets: Arc<SecretValues>,
+    provisioning: Option<Provisioning>,
     desired: Arc<Desired>,
     plan: &Plan,
     progress: Arc<dyn Progress>,
@@ -285,8 +291,7 @@ async fn run(
             })?;
         let ctx = ServiceTask {
             engine: engine.clone(),
-            stack: stack.clone(),
-            secrets: secrets.clone(),
+            provisioning: provisioning.clone(),
             desired: desired.clone(),
             index,
             action: change.action,
@@ -430,8 +435,7 @@ async fn remove_container(engine: &Engine, name: &str) -> Result<(), EngineError
 
 struct ServiceTask {
     engine: Arc<Engine>,
-    stack: Arc<Stack>,
-    secrets: Arc<SecretValues>,
+    provisioning: Option<Provisioning>,
     desired: Arc<Desired>,
     index: usize,
     action: Action,
@@ -756,29 +760,27 @@ impl ServiceTask {
     }
 
     async fn provision(&self, c: &DesiredContainer) -> Result<Vec<String>, String> {
-        let Some(service) = self.stack.services.get(&c.service) else {
+        let Some(Provisioning { stack, secrets }) = &self.provisioning else {
+            return Ok(Vec::new());
+        };
+        let Some(service) = stack.services.get(&c.service) else {
             return Ok(Vec::new());
         };
         let mut changes = Vec::new();
-        if self
-            .stack
-            .databases
-            .iter()
-            .any(|d| d.server == service.name)
-        {
+        if stack.databases.iter().any(|d| d.server == service.name) {
             self.progress.update(&c.service, "provisioning databases");
             changes.extend(
-                provision::postgres(&self.engine, &self.stack, service, &self.secrets)
+                provision::postgres(&self.engine, stack, service, secrets)
                     .await
                     .map_err(|e| e.to_string())?,
             );
         }
         if service.catalog.as_deref() == Some("redis")
-            && self.stack.services.values().any(|s| s.redis_user.is_some())
+            && stack.services.values().any(|s| s.redis_user.is_some())
         {
             self.progress.update(&c.service, "provisioning ACL users");
             changes.extend(
-                provision::redis(&self.engine, &self.stack, service, &self.secrets)
+                provision::redis(&self.engine, stack, service, secrets)
                     .await
                     .map_err(|e| e.to_string())?,
             );
@@ -818,7 +820,7 @@ async fn write_release(
     ok: bool,
 ) -> Result<String, EngineError> {
     let now = std::time::SystemTime::now();
-    let stamp = humantime::format_rfc3339_seconds(now).to_string();
+    let stamp = humantime::format_rfc3339_millis(now).to_string();
     let id = stamp
         .replace([':', '-'], "")
         .replace('T', "-")

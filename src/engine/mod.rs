@@ -12,6 +12,7 @@ pub mod desired;
 pub mod lock;
 pub mod plan;
 pub mod provision;
+pub mod releases;
 pub mod state;
 pub mod target;
 
