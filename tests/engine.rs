@@ -827,7 +827,7 @@ fn a_saved_plan_applies_only_to_the_state_it_was_made_for() {
 #[test]
 fn sigterm_releases_the_lock() {
     let e = E2e::new("term");
-    let mut child = e
+    let child = e
         .command(&["up"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
