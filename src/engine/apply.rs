@@ -109,11 +109,14 @@ impl Progress for LiveProgress {
 pub struct ServiceOutcome {
     pub service: String,
     pub action: Action,
+    /// Dependencies it waited for (same host).
+    pub depends_on: Vec<String>,
     pub result: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<String>,
+    /// Its own time, from create/start to ready, without the wait for dependencies.
     pub seconds: f64,
 }
 
@@ -459,6 +462,7 @@ impl ServiceTask {
         let mut outcome = ServiceOutcome {
             service: c.service.clone(),
             action: self.action,
+            depends_on: c.depends_on.iter().map(|(d, _)| d.clone()).collect(),
             result: String::new(),
             error: None,
             logs: None,
