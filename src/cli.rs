@@ -462,7 +462,8 @@ fn decrypt(
     Ok(secrets::decrypt(&file, &candidates)?)
 }
 
-fn render_cmd(args: &StackArgs, out: &Path, identity: &IdentityArgs) -> Result<ExitCode, Failure> {
+/// Load a stack and refuse it, with every diagnostic, when `check` finds an error.
+fn load_checked(args: &StackArgs, code: &'static str, refusal: &str) -> Result<Stack, Failure> {
     let stack = load(args)?;
     let problems = rules::check(&stack);
     if problems.iter().any(Diagnostic::is_error) {
@@ -471,11 +472,20 @@ fn render_cmd(args: &StackArgs, out: &Path, identity: &IdentityArgs) -> Result<E
             sources: stack.sources,
         };
         failure.diagnostics.push(
-            Diagnostic::error("render-refused", "nothing rendered: the stack has errors")
+            Diagnostic::error(code, refusal.to_string())
                 .help("run `vpai check` and fix them first"),
         );
         return Err(failure);
     }
+    Ok(stack)
+}
+
+fn render_cmd(args: &StackArgs, out: &Path, identity: &IdentityArgs) -> Result<ExitCode, Failure> {
+    let stack = load_checked(
+        args,
+        "render-refused",
+        "nothing rendered: the stack has errors",
+    )?;
     let values = decrypt(args, &stack, identity)?;
     let bundle = render::render(&stack, &values).map_err(|diagnostics| Failure {
         diagnostics,
@@ -680,19 +690,11 @@ fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> {
 
 /// Load, check and decrypt: nothing reaches an engine before the stack is clean.
 fn deploy_context(args: &DeployArgs) -> Result<deploy::Context, Failure> {
-    let stack = load(&args.stack)?;
-    let problems = rules::check(&stack);
-    if problems.iter().any(Diagnostic::is_error) {
-        let mut failure = Failure {
-            diagnostics: problems,
-            sources: stack.sources,
-        };
-        failure.diagnostics.push(
-            Diagnostic::error("refused", "nothing deployed: the stack has errors")
-                .help("run `vpai check` and fix them first"),
-        );
-        return Err(failure);
-    }
+    let stack = load_checked(
+        &args.stack,
+        "refused",
+        "nothing deployed: the stack has errors",
+    )?;
     let host = deploy::pick_host(&stack, args.host.as_deref())?;
     let target = deploy::pick_target(&stack, &host, args.target.as_deref())?;
     let secrets = deploy::load_secrets(
@@ -928,13 +930,20 @@ fn unlock_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
     let (stack, _, target) = light_context(args)?;
     let rt = deploy::runtime();
     let engine = connect(&rt, &target)?;
-    match rt
+    let holder = rt
         .block_on(crate::engine::lock::force_release(
             &engine,
             &stack.project.name,
         ))
-        .map_err(deploy::error)?
-    {
+        .map_err(deploy::error)?;
+    if args.json {
+        print_json(&serde_json::json!({
+            "project": stack.project.name,
+            "broken": holder.as_ref().map(|h| h.to_string()),
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    match holder {
         Some(holder) => eprintln!(
             "broke the deploy lock of `{}` held by {holder}",
             stack.project.name

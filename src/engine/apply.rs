@@ -19,9 +19,8 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
-    InspectContainerOptions, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    InspectContainerOptions, LogsOptionsBuilder, RenameContainerOptionsBuilder,
+    StartContainerOptions, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -30,7 +29,7 @@ use tokio::sync::{broadcast, watch};
 use super::desired::{Desired, DesiredContainer, HostEntry, LABEL_PROJECT, host_root};
 use super::lock::{self, MOUNT};
 use super::plan::{Action, Plan};
-use super::{Engine, EngineError, provision};
+use super::{Engine, EngineError, provision, remove_container};
 use crate::secrets::SecretValues;
 use crate::stack::Stack;
 use crate::stack::raw::Condition;
@@ -419,21 +418,6 @@ async fn upload(
         )
         .await?;
     Ok(())
-}
-
-async fn remove_container(engine: &Engine, name: &str) -> Result<(), EngineError> {
-    match engine
-        .docker
-        .remove_container(
-            name,
-            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-        )
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(e) if is_404(&e) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 struct ServiceTask {

@@ -14,9 +14,7 @@ use std::collections::HashMap;
 
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectContainerOptions, RemoveContainerOptionsBuilder,
-};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, InspectContainerOptions};
 
 use super::{Engine, EngineError};
 
@@ -156,7 +154,7 @@ pub async fn acquire(
                     .await?
                     .unwrap_or_else(|| Holder::from_labels(&HashMap::new()));
                 if holder.is_stale_here() && broke_stale.is_none() {
-                    remove(engine, &name).await?;
+                    super::remove_container(engine, &name).await?;
                     broke_stale = Some(holder);
                     continue;
                 }
@@ -189,30 +187,13 @@ pub async fn holder(engine: &Engine, project: &str) -> Result<Option<Holder>, En
     }
 }
 
-async fn remove(engine: &Engine, name: &str) -> Result<(), EngineError> {
-    match engine
-        .docker
-        .remove_container(
-            name,
-            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-        )
-        .await
-    {
-        Ok(())
-        | Err(DockerError::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
 pub async fn release(engine: &Engine, lock: &Lock) -> Result<(), EngineError> {
-    remove(engine, &lock.name).await
+    super::remove_container(engine, &lock.name).await
 }
 
 /// Break the lock whoever holds it (`vpai unlock`).
 pub async fn force_release(engine: &Engine, project: &str) -> Result<Option<Holder>, EngineError> {
     let holder = holder(engine, project).await?;
-    remove(engine, &lock_name(project)).await?;
+    super::remove_container(engine, &lock_name(project)).await?;
     Ok(holder)
 }

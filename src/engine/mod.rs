@@ -69,3 +69,17 @@ impl Engine {
         })
     }
 }
+
+/// Force-remove a container; one that is already gone is fine.
+pub(crate) async fn remove_container(engine: &Engine, name: &str) -> Result<(), EngineError> {
+    let options = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .build();
+    match engine.docker.remove_container(name, Some(options)).await {
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
