@@ -6,9 +6,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bollard::query_parameters::{
-    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-};
+use bollard::query_parameters::{ListContainersOptionsBuilder, LogsOptionsBuilder};
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -293,14 +291,9 @@ pub async fn down(engine: &Engine, project: &str, volumes: bool) -> Result<DownR
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_string();
-        engine
-            .docker
-            .remove_container(
-                &name,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-            )
+        crate::engine::remove_container(engine, &name)
             .await
-            .map_err(|e| error(e.into()))?;
+            .map_err(error)?;
         report.removed_containers.push(name);
     }
     let networks = engine
@@ -354,13 +347,7 @@ async fn remove_data(engine: &Engine, project: &str, images: &[String]) -> Resul
             }),
             ..Default::default()
         };
-        let _ = engine
-            .docker
-            .remove_container(
-                &name,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-            )
-            .await;
+        let _ = crate::engine::remove_container(engine, &name).await;
         if engine
             .docker
             .create_container(
@@ -388,13 +375,7 @@ async fn remove_data(engine: &Engine, project: &str, images: &[String]) -> Resul
             None::<bollard::query_parameters::WaitContainerOptions>,
         );
         let waited = wait.next().await;
-        let _ = engine
-            .docker
-            .remove_container(
-                &name,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-            )
-            .await;
+        let _ = crate::engine::remove_container(engine, &name).await;
         if started.is_ok() && matches!(waited, Some(Ok(ref r)) if r.status_code == 0) {
             return Ok(());
         }
