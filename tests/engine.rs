@@ -266,10 +266,20 @@ fn https_within(site: &str, path: &str, want: &str, limit: Duration) -> (String,
 }
 
 fn all_healthy(e: &E2e, expected: usize) {
-    let containers = e.containers();
-    assert_eq!(containers.len(), expected, "{containers:?}");
-    for (name, _, _, health) in &containers {
-        assert_eq!(health, "healthy", "{name}");
+    // vpai may see a service answer its healthcheck (it runs the test itself on
+    // daemons without start_interval) before Docker's first scheduled check.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let containers = e.containers();
+        let healthy = containers.iter().all(|c| c.3 == "healthy");
+        if (healthy && containers.len() == expected) || Instant::now() > deadline {
+            assert_eq!(containers.len(), expected, "{containers:?}");
+            for (name, _, _, health) in &containers {
+                assert_eq!(health, "healthy", "{name}");
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

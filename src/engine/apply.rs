@@ -702,7 +702,7 @@ impl ServiceTask {
                 _ if running => self.set(Phase::Started),
                 _ => {}
             }
-            let wait = tokio::time::timeout_at(deadline, async {
+            let next_event = async {
                 loop {
                     match events.recv().await {
                         Ok((name, action)) if name == c.name => {
@@ -718,13 +718,69 @@ impl ServiceTask {
                         Err(broadcast::error::RecvError::Closed) => return,
                     }
                 }
+            };
+            let early = self.early_probe(c, running);
+            let wait = tokio::time::timeout_at(deadline, async {
+                tokio::select! {
+                    _ = next_event => false,
+                    passed = early => passed,
+                }
             })
             .await;
-            if wait.is_err() {
-                return Err((
-                    format!("not healthy within {}s", c.health_timeout_secs),
-                    None,
-                ));
+            match wait {
+                Err(_) => {
+                    return Err((
+                        format!("not healthy within {}s", c.health_timeout_secs),
+                        None,
+                    ));
+                }
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+            }
+        }
+    }
+
+    /// Daemons before Engine 25 (API 1.44) run a container's first healthcheck only
+    /// after a full `interval`; newer ones re-check every second during
+    /// `start_period` (`start_interval`). On an old daemon vpai runs the very same
+    /// test itself through `exec`, twice a second, so a dependent starts as soon as
+    /// the service answers rather than up to an interval later. Resolves `true` once
+    /// the test passes; never resolves on a new daemon or without a healthcheck.
+    async fn early_probe(&self, c: &DesiredContainer, running: bool) -> bool {
+        let test = c
+            .spec
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.test.clone())
+            .unwrap_or_default();
+        let argv: Vec<String> = match test.first().map(String::as_str) {
+            Some("CMD") => test[1..].to_vec(),
+            Some("CMD-SHELL") => vec!["/bin/sh".into(), "-c".into(), test[1..].join(" ")],
+            _ => Vec::new(),
+        };
+        if !running
+            || argv.is_empty()
+            || super::desired::supports_start_interval(&self.engine.api_version)
+        {
+            return std::future::pending().await;
+        }
+        let timeout = Duration::from_nanos(
+            c.spec
+                .healthcheck
+                .as_ref()
+                .and_then(|h| h.timeout)
+                .unwrap_or(5_000_000_000)
+                .max(0) as u64,
+        );
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let probe =
+                tokio::time::timeout(timeout, provision::exec(&self.engine, &c.name, &argv, None))
+                    .await;
+            if let Ok(Ok((0, _))) = probe {
+                self.progress.update(&c.service, "answers its healthcheck");
+                return true;
             }
         }
     }
