@@ -425,6 +425,7 @@ fn cold_apply_converges_provisions_routes_and_guards_the_vpn() {
 fn reapply_without_change_touches_nothing() {
     let e = E2e::new("noop");
     e.up();
+    all_healthy(&e, 9);
     let before = e.containers();
     let plan = e.vpai(&["plan", "--target", "local"]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);

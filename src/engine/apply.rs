@@ -453,26 +453,39 @@ impl ServiceTask {
             seconds: 0.0,
         };
         let mut provisioned = Vec::new();
-        // A container that stays as it is keeps running whatever its dependencies do.
-        let waited = if self.action == Action::Unchanged {
-            Ok(())
+        // A new container is created while its dependencies get ready, so only
+        // starting it stays on the critical path.
+        let prepared = if self.action == Action::Create {
+            self.progress.update(&c.service, "creating");
+            match remove_container(&self.engine, &c.name).await {
+                Ok(()) => self.create(&c).await,
+                Err(e) => Err((e.to_string(), None)),
+            }
         } else {
-            self.wait_for_dependencies(&c).await
+            Ok(())
+        };
+        // A container that stays as it is keeps running whatever its dependencies do.
+        let waited = match prepared {
+            Err(e) => Err(e),
+            Ok(()) if self.action == Action::Unchanged => Ok(()),
+            Ok(()) => self.wait_for_dependencies(&c).await.map_err(|e| (e, None)),
         };
         let result = match waited {
-            Err(e) => Err((e, None)),
+            Err(e) => Err(e),
             Ok(()) => {
+                // Its own time: start to ready, provisioning included (consumers wait
+                // for it, as they would for an image's init scripts).
                 let timer = Instant::now();
-                let r = self.converge(&c).await;
-                outcome.seconds = timer.elapsed().as_secs_f64();
-                match r {
+                let r = match self.converge(&c).await {
                     Ok(()) => self
                         .provision(&c)
                         .await
                         .map(|p| provisioned = p)
                         .map_err(|e| (e, None)),
                     Err(e) => Err(e),
-                }
+                };
+                outcome.seconds = timer.elapsed().as_secs_f64();
+                r
             }
         };
         match result {
@@ -545,13 +558,8 @@ impl ServiceTask {
                     .await
                     .map_err(err)?;
             }
-            Action::Create => {
-                self.progress.update(&c.service, "creating");
-                remove_container(&self.engine, &c.name)
-                    .await
-                    .map_err(|e| (e.to_string(), None))?;
-                self.create_and_start(c).await?;
-            }
+            // Created (and its networks attached) while its dependencies got ready.
+            Action::Create => self.start(c).await?,
             Action::Recreate => {
                 self.progress.update(&c.service, "replacing");
                 let previous = format!("{}.vpai-previous", c.name);
@@ -618,6 +626,21 @@ impl ServiceTask {
     }
 
     async fn create_and_start(&self, c: &DesiredContainer) -> Result<(), (String, Option<String>)> {
+        self.create(c).await?;
+        self.start(c).await
+    }
+
+    async fn start(&self, c: &DesiredContainer) -> Result<(), (String, Option<String>)> {
+        self.progress.update(&c.service, "starting");
+        self.engine
+            .docker
+            .start_container(&c.name, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| (e.to_string(), None))
+    }
+
+    /// Create the container and attach its networks, without starting it.
+    async fn create(&self, c: &DesiredContainer) -> Result<(), (String, Option<String>)> {
         let docker = &self.engine.docker;
         let err = |e: DockerError| (e.to_string(), None);
         docker
@@ -647,11 +670,7 @@ impl ServiceTask {
                 .await
                 .map_err(err)?;
         }
-        self.progress.update(&c.service, "starting");
-        docker
-            .start_container(&c.name, None::<StartContainerOptions>)
-            .await
-            .map_err(err)
+        Ok(())
     }
 
     /// Running, and healthy when the container has a healthcheck.
