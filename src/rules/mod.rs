@@ -8,18 +8,40 @@
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::stack::Stack;
 
+mod admin_ui_public;
+mod data_owner_mismatch;
 mod dependency_cycle;
+mod grafana_datasource_user;
+mod grafana_subpath;
+mod healthcheck_localhost;
+mod healthcheck_missing_tool;
 mod healthy_dependency_without_healthcheck;
+mod image_tag_format;
 mod internet_without_egress;
+mod litellm_health_endpoint;
+mod litellm_invalid_config;
+mod memory_below_minimum;
 mod memory_budget;
+mod missing_proxy_hops;
 mod network_isolation;
+mod openclaw_init;
+mod openclaw_invalid_config;
+mod openclaw_sandbox_paths;
+mod openclaw_unknown_env;
+mod openclaw_websocket;
 mod platform_mismatch;
+mod postgres_data_path;
 mod published_port;
+mod redis_rename_command;
 mod route_collision;
 mod route_without_proxy;
+mod secret_in_env;
 mod subnet_collision;
 mod subpath_unsupported;
+pub(crate) mod support;
 mod unknown_network;
+mod unpinned_image;
+mod unused_config;
 
 /// A check over the whole stack.
 pub trait Rule: Sync {
@@ -80,6 +102,28 @@ pub static RULES: &[&dyn Rule] = &[
     &subpath_unsupported::SubpathUnsupported,
     &route_without_proxy::RouteWithoutProxy,
     &platform_mismatch::PlatformMismatch,
+    // Seed 002's pitfalls (docs/pitfalls.md).
+    &unpinned_image::UnpinnedImage,
+    &image_tag_format::ImageTagFormat,
+    &healthcheck_localhost::HealthcheckLocalhost,
+    &healthcheck_missing_tool::HealthcheckMissingTool,
+    &litellm_health_endpoint::LitellmHealthEndpoint,
+    &postgres_data_path::PostgresDataPath,
+    &redis_rename_command::RedisRenameCommand,
+    &data_owner_mismatch::DataOwnerMismatch,
+    &memory_below_minimum::MemoryBelowMinimum,
+    &grafana_subpath::GrafanaSubpath,
+    &grafana_datasource_user::GrafanaDatasourceUser,
+    &missing_proxy_hops::MissingProxyHops,
+    &litellm_invalid_config::LitellmInvalidConfig,
+    &openclaw_invalid_config::OpenclawInvalidConfig,
+    &openclaw_init::OpenclawInit,
+    &openclaw_websocket::OpenclawWebsocket,
+    &openclaw_sandbox_paths::OpenclawSandboxPaths,
+    &openclaw_unknown_env::OpenclawUnknownEnv,
+    &admin_ui_public::AdminUiPublic,
+    &secret_in_env::SecretInEnv,
+    &unused_config::UnusedConfig,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Rule> {
