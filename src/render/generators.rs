@@ -241,7 +241,7 @@ fn litellm(stack: &Stack, service: &Service) -> String {
         "general_settings": general,
     });
     if let Some(extra) = &service.config {
-        merge_json(&mut config, extra);
+        crate::stack::resolve::deep_merge(&mut config, extra);
     }
     format!(
         "# {}\n---\n{}",
@@ -336,23 +336,11 @@ fn openclaw_json(stack: &Stack, service: &Service) -> String {
         config["plugins"] = json!({ "entries": { "telegram": { "enabled": true } } });
     }
     if let Some(extra) = &service.config {
-        merge_json(&mut config, extra);
+        crate::stack::resolve::deep_merge(&mut config, extra);
     }
     let mut text = serde_json::to_string_pretty(&config).expect("serializes");
     text.push('\n');
     text
-}
-
-/// Deep merge: objects merge key by key, everything else is replaced.
-fn merge_json(base: &mut serde_json::Value, extra: &serde_json::Value) {
-    match (base, extra) {
-        (serde_json::Value::Object(b), serde_json::Value::Object(e)) => {
-            for (k, v) in e {
-                merge_json(b.entry(k.clone()).or_insert(serde_json::Value::Null), v);
-            }
-        }
-        (b, e) => *b = e.clone(),
-    }
 }
 
 /// Docker daemon settings of 001 §2.1: bounded json-file logs, live-restore, and

@@ -362,8 +362,7 @@ pub struct RawData {
     /// Host directory name under `/opt/<project>/data/` (default: the service name).
     pub dir: Option<String>,
     /// Mount at the same path inside the container as on the host (Docker-outside-of-Docker).
-    #[serde(default)]
-    pub identity: bool,
+    pub identity: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

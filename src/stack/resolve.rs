@@ -665,11 +665,21 @@ impl Resolver {
             );
         }
 
-        let data_map = layers.map(|s| s.data.as_ref());
+        // Field by field across layers: an operator's `owner` keeps the catalog's
+        // `identity` (and the reverse).
+        let mut data_map: IndexMap<String, RawData> = IndexMap::new();
+        for layer in &layers.0 {
+            for (path, d) in layer.raw.data.iter().flatten() {
+                let merged = data_map.entry(path.clone()).or_default();
+                merged.owner = d.owner.clone().or(merged.owner.take());
+                merged.dir = d.dir.clone().or(merged.dir.take());
+                merged.identity = d.identity.or(merged.identity);
+            }
+        }
         let single = data_map.len() == 1;
         let data = data_map
             .into_iter()
-            .map(|(path, (_, d))| DataDir {
+            .map(|(path, d)| DataDir {
                 dir: d.dir.clone().unwrap_or_else(|| {
                     if single {
                         name.to_string()
@@ -684,7 +694,7 @@ impl Resolver {
                 }),
                 container_path: path,
                 owner: d.owner.clone(),
-                identity: d.identity,
+                identity: d.identity.unwrap_or(false),
             })
             .collect();
 
@@ -759,9 +769,22 @@ impl Resolver {
             .map(|(k, (_, v))| (k, Template::new(v.clone(), Some(header.clone()))))
             .collect();
 
-        let config = layers
-            .value(|s| s.config.as_ref())
-            .map(|t| serde_json::to_value(t).expect("TOML tables convert to JSON"));
+        // Deep-merged across layers, so an environment can change one key of it.
+        let config =
+            layers
+                .0
+                .iter()
+                .filter_map(|l| l.raw.config.as_ref())
+                .fold(None, |acc, table| {
+                    let value = serde_json::to_value(table).expect("TOML tables convert to JSON");
+                    Some(match acc {
+                        None => value,
+                        Some(mut base) => {
+                            deep_merge(&mut base, &value);
+                            base
+                        }
+                    })
+                });
 
         Some(Service {
             name: name.to_string(),
@@ -1263,6 +1286,18 @@ impl Resolver {
     }
 }
 
+/// Deep merge: objects merge key by key, everything else is replaced.
+pub fn deep_merge(base: &mut serde_json::Value, extra: &serde_json::Value) {
+    match (base, extra) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(e)) => {
+            for (k, v) in e {
+                deep_merge(b.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (b, e) => *b = e.clone(),
+    }
+}
+
 /// Why a template reference does not resolve, and a hint.
 fn reference_problem(
     stack: &Stack,
@@ -1350,5 +1385,47 @@ fn reference_problem(
                 ],
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve_text(text: &str, env: &str) -> Stack {
+        let mut sources = Sources::default();
+        let id = sources.add("vpai.toml", text);
+        let raw = load::parse(id, &sources).expect("parses");
+        resolve(raw, id, sources, env).unwrap_or_else(|r| panic!("{:?}", r.diagnostics))
+    }
+
+    #[test]
+    fn data_entries_merge_field_by_field_across_layers() {
+        let stack = resolve_text(
+            "[project]\nname = \"t\"\n[services.litellm]\n[services.postgresql]\n[services.redis]\n\
+             [services.openclaw]\ndata.\"/home/node/.openclaw\" = { owner = \"1001:1001\" }\n\
+             [secrets.telegram_bot_token]\nprovided = true\n",
+            "prod",
+        );
+        let data = &stack.services["openclaw"].data[0];
+        assert_eq!(
+            data.owner.as_deref(),
+            Some("1001:1001"),
+            "the operator's owner"
+        );
+        assert!(data.identity, "the catalog's identity mount is kept");
+    }
+
+    #[test]
+    fn config_tables_deep_merge_across_layers() {
+        let stack = resolve_text(
+            "[project]\nname = \"t\"\n[services.caddy]\nconfig = { local_certs = true, a = { b = 1, c = 2 } }\n\
+             [env.preprod.services.caddy]\nconfig = { a = { c = 3 } }\n",
+            "preprod",
+        );
+        assert_eq!(
+            stack.services["caddy"].config,
+            Some(serde_json::json!({ "local_certs": true, "a": { "b": 1, "c": 3 } }))
+        );
     }
 }
