@@ -24,8 +24,8 @@ use crate::{deploy, init, render, rules};
     long_about = "vpai reads a declarative stack file (vpai.toml) and an age-encrypted secrets file \
 (secrets.age), checks the whole configuration against the pitfalls known to break a deploy, \
 and renders everything a host runs: compose file, env files, Caddyfile, service configs.\n\n\
-Start with `vpai init`, then `vpai check` and `vpai render`. `vpai explain RULE` documents \
-every check.",
+Start with `vpai init`, then `vpai check` and `vpai render`; deploy with `vpai plan` and \
+`vpai apply` (or `vpai up` on this machine). `vpai explain RULE` documents every check.",
     after_help = "Examples:\n  vpai init mystack --defaults --name acme --domain acme.example\n  vpai check examples/javisi --env preprod\n  vpai render examples/javisi --out /tmp/bundle\n  vpai secrets show -C examples/javisi\n  vpai explain memory-budget"
 )]
 pub struct Cli {
