@@ -159,25 +159,31 @@ impl E2e {
         ]);
         let mut out: Vec<_> = ids
             .lines()
-            .map(|id| {
-                let f = docker(&[
-                    "inspect",
-                    "-f",
-                    "{{.Name}}|{{.Id}}|{{.Config.Image}}|{{json .State}}",
-                    id,
-                ]);
+            .filter_map(|id| {
+                // A container listed a moment ago may be gone (an apply is running).
+                let out = Command::new("docker")
+                    .args([
+                        "inspect",
+                        "-f",
+                        "{{.Name}}|{{.Id}}|{{.Config.Image}}|{{json .State}}",
+                        id,
+                    ])
+                    .output()
+                    .ok()
+                    .filter(|o| o.status.success())?;
+                let f = String::from_utf8_lossy(&out.stdout).trim().to_string();
                 let p: Vec<&str> = f.splitn(4, '|').collect();
                 let state: serde_json::Value = serde_json::from_str(p[3]).unwrap();
                 let health = state["Health"]["Status"]
                     .as_str()
                     .or(state["Status"].as_str())
                     .unwrap_or_default();
-                (
+                Some((
                     p[0].trim_start_matches('/').to_string(),
                     p[1].to_string(),
                     p[2].to_string(),
                     health.to_string(),
-                )
+                ))
             })
             .collect();
         out.sort();
