@@ -725,16 +725,36 @@ fn print_json(value: &impl serde::Serialize) {
     );
 }
 
-fn plan_cmd(args: &DeployArgs, out: Option<&PathBuf>) -> Result<ExitCode, Failure> {
+/// Check, connect and plan: what `plan` shows and `apply` executes.
+struct Planned {
+    ctx: deploy::Context,
+    rt: tokio::runtime::Runtime,
+    engine: crate::engine::Engine,
+    desired: crate::engine::desired::Desired,
+    plan: crate::engine::plan::Plan,
+}
+
+fn planned(args: &DeployArgs) -> Result<Planned, Failure> {
     let ctx = deploy_context(args)?;
     let rt = deploy::runtime();
     let engine = connect(&rt, &ctx.target)?;
-    let (_, plan) = rt
+    let (desired, plan) = rt
         .block_on(deploy::make_plan(&engine, &ctx))
         .map_err(|diagnostics| Failure {
             diagnostics,
             sources: ctx.stack.sources.clone(),
         })?;
+    Ok(Planned {
+        ctx,
+        rt,
+        engine,
+        desired,
+        plan,
+    })
+}
+
+fn plan_cmd(args: &DeployArgs, out: Option<&PathBuf>) -> Result<ExitCode, Failure> {
+    let Planned { plan, .. } = planned(args)?;
     if let Some(path) = out {
         deploy::plan_file_write(path, &plan)?;
     }
@@ -759,15 +779,13 @@ fn apply_cmd(
     yes: bool,
     verb: Option<&str>,
 ) -> Result<ExitCode, Failure> {
-    let ctx = deploy_context(args)?;
-    let rt = deploy::runtime();
-    let engine = connect(&rt, &ctx.target)?;
-    let (desired, plan) = rt
-        .block_on(deploy::make_plan(&engine, &ctx))
-        .map_err(|diagnostics| Failure {
-            diagnostics,
-            sources: ctx.stack.sources.clone(),
-        })?;
+    let Planned {
+        ctx,
+        rt,
+        engine,
+        desired,
+        plan,
+    } = planned(args)?;
     if let Some(path) = saved {
         deploy::check_saved(&deploy::plan_file_read(path)?, &plan)?;
     }

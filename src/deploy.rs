@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
 use crate::engine::apply::{self, LiveProgress, LogProgress, Progress};
-use crate::engine::desired::{self, Desired, LABEL_PROJECT};
+use crate::engine::desired::{self, Desired};
 use crate::engine::plan::{self, Plan};
 use crate::engine::target::Target;
 use crate::engine::{Engine, EngineError, lock, state};
@@ -262,10 +262,7 @@ pub struct DownReport {
 /// Remove the project's containers and networks; its data only with `volumes`.
 pub async fn down(engine: &Engine, project: &str, volumes: bool) -> Result<DownReport, Diagnostic> {
     let mut report = DownReport::default();
-    let filters = std::collections::HashMap::from([(
-        "label".to_string(),
-        vec![format!("{LABEL_PROJECT}={project}")],
-    )]);
+    let filters = state::project_filter(project);
     let containers = engine
         .docker
         .list_containers(Some(

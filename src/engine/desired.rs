@@ -148,15 +148,9 @@ pub fn desired(stack: &Stack, bundle: &Bundle, host: &str, api_version: &str) ->
     let root = host_root(project);
     let services: Vec<&Service> = stack.services.values().filter(|s| s.host == host).collect();
 
-    let mut used: Vec<&str> = services
-        .iter()
-        .flat_map(|s| s.networks.iter().map(String::as_str))
-        .collect();
-    used.sort();
-    used.dedup();
-    let networks = used
-        .iter()
-        .filter_map(|n| stack.networks.get(*n))
+    let networks = stack
+        .networks_of(&services)
+        .into_iter()
         .map(|n| DesiredNetwork {
             name: format!("{project}_{}", n.name),
             subnet: n.subnet.to_string(),

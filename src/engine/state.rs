@@ -65,11 +65,16 @@ impl Actual {
     }
 }
 
-pub async fn read(engine: &Engine, project: &str) -> Result<Actual, EngineError> {
-    let filters = HashMap::from([(
+/// The label filter that selects a project's containers and networks.
+pub fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([(
         "label".to_string(),
         vec![format!("{LABEL_PROJECT}={project}")],
-    )]);
+    )])
+}
+
+pub async fn read(engine: &Engine, project: &str) -> Result<Actual, EngineError> {
+    let filters = project_filter(project);
     let list = engine
         .docker
         .list_containers(Some(
@@ -141,10 +146,6 @@ pub async fn read(engine: &Engine, project: &str) -> Result<Actual, EngineError>
     }
     containers.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{LABEL_PROJECT}={project}")],
-    )]);
     let networks = engine
         .docker
         .list_networks(Some(

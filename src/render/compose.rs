@@ -255,15 +255,9 @@ pub fn render(
     has_env: &BTreeMap<String, bool>,
     hashes: &BTreeMap<String, String>,
 ) -> String {
-    let mut used: Vec<&str> = services
-        .iter()
-        .flat_map(|s| s.networks.iter().map(String::as_str))
-        .collect();
-    used.sort();
-    used.dedup();
-    let networks = used
+    let networks = stack
+        .networks_of(services)
         .into_iter()
-        .filter_map(|n| stack.networks.get(n))
         .map(|n| {
             (
                 n.name.as_str(),

@@ -154,6 +154,21 @@ pub struct Service {
     pub network_spans: Vec<Option<Span>>,
 }
 
+impl Stack {
+    /// The networks some of `services` use, in name order.
+    pub fn networks_of<'a>(&'a self, services: &[&Service]) -> Vec<&'a Network> {
+        let mut used: Vec<&str> = services
+            .iter()
+            .flat_map(|s| s.networks.iter().map(String::as_str))
+            .collect();
+        used.sort();
+        used.dedup();
+        used.into_iter()
+            .filter_map(|n| self.networks.get(n))
+            .collect()
+    }
+}
+
 impl Service {
     pub fn has_healthcheck(&self) -> bool {
         self.health.is_some()
