@@ -200,6 +200,23 @@ impl E2e {
         out.stdout.trim().to_string()
     }
 
+    /// `psql` as the superuser inside the PostgreSQL container.
+    fn psql(&self, database: &str, sql: &str) -> String {
+        docker(&[
+            "exec",
+            &self.container("postgresql"),
+            "psql",
+            "-h",
+            "/tmp",
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-Atc",
+            sql,
+        ])
+    }
+
     fn host_root(&self) -> PathBuf {
         PathBuf::from("/opt").join(&self.project)
     }
@@ -336,19 +353,10 @@ fn cold_apply_converges_provisions_routes_and_guards_the_vpn() {
         .output()
         .unwrap();
     assert!(!wrong.status.success(), "a wrong password is accepted");
-    let ext = docker(&[
-        "exec",
-        &e.container("postgresql"),
-        "psql",
-        "-h",
-        "/tmp",
-        "-U",
-        "postgres",
-        "-d",
+    let ext = e.psql(
         "api",
-        "-Atc",
         "SELECT extname FROM pg_extension WHERE extname = 'uuid-ossp'",
-    ]);
+    );
     assert_eq!(ext, "uuid-ossp");
     // Redis: the ACL user works with its own password.
     let redis_pw = e.secret("redis_litellm_password");
@@ -639,20 +647,10 @@ fn a_broken_stack_changes_nothing_on_the_engine() {
 fn down_keeps_data_and_down_volumes_removes_it() {
     let e = E2e::new("down");
     e.up();
-    let pg = e.container("postgresql");
-    docker(&[
-        "exec",
-        &pg,
-        "psql",
-        "-h",
-        "/tmp",
-        "-U",
-        "postgres",
-        "-d",
+    e.psql(
         "api",
-        "-c",
         "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)",
-    ]);
+    );
     let down = e.vpai(&["down", "--target", "local"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
     assert!(e.containers().is_empty());
@@ -673,19 +671,7 @@ fn down_keeps_data_and_down_volumes_removes_it() {
         "data kept"
     );
     e.up();
-    let kept = docker(&[
-        "exec",
-        &e.container("postgresql"),
-        "psql",
-        "-h",
-        "/tmp",
-        "-U",
-        "postgres",
-        "-d",
-        "api",
-        "-Atc",
-        "SELECT x FROM kept",
-    ]);
+    let kept = e.psql("api", "SELECT x FROM kept");
     assert_eq!(kept, "42");
     let down = e.vpai(&["down", "--target", "local", "--volumes"]);
     assert_eq!(down.code, 0, "{}", down.stderr);

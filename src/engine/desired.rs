@@ -303,14 +303,7 @@ fn container(
         };
         binds.push(format!("{host_path}:{target}"));
     }
-    for m in &s.mounts {
-        binds.push(format!(
-            "{}:{}{}",
-            m.source,
-            m.target,
-            if m.read_only { ":ro" } else { "" }
-        ));
-    }
+    binds.extend(s.mounts.iter().map(|m| m.bind()));
 
     let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     let mut exposed = Vec::new();

@@ -167,14 +167,7 @@ fn service(stack: &Stack, s: &Service, has_env: bool, hash: &str) -> ComposeServ
             volumes.push(format!("./data/{}:{}", d.dir, d.container_path));
         }
     }
-    for m in &s.mounts {
-        volumes.push(format!(
-            "{}:{}{}",
-            m.source,
-            m.target,
-            if m.read_only { ":ro" } else { "" }
-        ));
-    }
+    volumes.extend(s.mounts.iter().map(|m| m.bind()));
     let labels = BTreeMap::from([
         ("vpai.config-hash".to_string(), hash.to_string()),
         ("vpai.project".to_string(), project.clone()),

@@ -266,6 +266,18 @@ pub struct Mount {
     pub read_only: bool,
 }
 
+impl Mount {
+    /// `source:target[:ro]`, as Docker binds and compose volumes write it.
+    pub fn bind(&self) -> String {
+        format!(
+            "{}:{}{}",
+            self.source,
+            self.target,
+            if self.read_only { ":ro" } else { "" }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RedisUser {
     pub user: String,
