@@ -863,7 +863,9 @@ fn status_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
     let (stack, _, target) = light_context(args)?;
     let rt = deploy::runtime();
     let engine = connect(&rt, &target)?;
-    let lines = rt.block_on(deploy::status(&engine, &stack.project.name))?;
+    let lines = rt
+        .block_on(crate::engine::ops::status(&engine, &stack.project.name))
+        .map_err(deploy::error)?;
     if args.json {
         print_json(&lines);
     } else {
@@ -912,12 +914,13 @@ fn logs_cmd(
     };
     let rt = deploy::runtime();
     let engine = connect(&rt, &target)?;
-    rt.block_on(deploy::logs(
+    rt.block_on(crate::engine::ops::logs(
         &engine,
         &s.container_name(&stack.project.name),
         follow,
         tail,
-    ))?;
+    ))
+    .map_err(deploy::error)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -925,7 +928,13 @@ fn down_cmd(args: &DeployArgs, volumes: bool) -> Result<ExitCode, Failure> {
     let (stack, _, target) = light_context(args)?;
     let rt = deploy::runtime();
     let engine = connect(&rt, &target)?;
-    let report = rt.block_on(deploy::down(&engine, &stack.project.name, volumes))?;
+    let report = rt
+        .block_on(crate::engine::ops::down(
+            &engine,
+            &stack.project.name,
+            volumes,
+        ))
+        .map_err(deploy::error)?;
     if args.json {
         print_json(&report);
     } else {

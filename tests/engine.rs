@@ -429,7 +429,45 @@ fn cold_apply_converges_provisions_routes_and_guards_the_vpn() {
         "VPN client, outside client"
     );
 
-    // docker compose sees the project as its own.
+    // `vpai status` reads the host back: every service running and healthy, memory against its limit.
+    let status = e.vpai(&["status", "--json", "--target", "local"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let lines: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(lines.as_array().unwrap().len(), 9, "{}", status.stdout);
+    for line in lines.as_array().unwrap() {
+        assert_eq!(line["state"], "running", "{line}");
+        assert!(
+            line["limit_mb"].as_u64().is_some_and(|l| l >= 256),
+            "{line}"
+        );
+    }
+    // `docker compose -p NAME ps` sees the project as its own (compose labels).
+    let ps = Command::new("docker-compose")
+        .args(["-p", &e.project, "ps", "--services"])
+        .output()
+        .expect("docker-compose (v2) runs");
+    let mut services: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    services.sort();
+    assert_eq!(
+        services,
+        [
+            "api",
+            "caddy",
+            "litellm",
+            "n8n",
+            "nocodb",
+            "postgresql",
+            "redis",
+            "webhook",
+            "worker"
+        ],
+        "{}",
+        String::from_utf8_lossy(&ps.stderr)
+    );
+    // The env file on the host is private.
     let host_env = std::fs::metadata(e.host_root().join("configs/api/api.env")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(host_env.permissions().mode() & 0o777, 0o600);

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod archive;
 pub mod desired;
 pub mod lock;
+pub mod ops;
 pub mod plan;
 pub mod provision;
 pub mod releases;
