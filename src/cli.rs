@@ -718,6 +718,15 @@ fn connect(
         .map_err(|e| deploy::error(e).into())
 }
 
+/// Success or failure, as the exit code.
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn print_json(value: &impl serde::Serialize) {
     println!(
         "{}",
@@ -842,11 +851,7 @@ fn apply_cmd(
             report.release
         );
     }
-    Ok(if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(exit(report.ok))
 }
 
 /// Status, logs, down and unlock need the project name and a target, not the secrets.
@@ -1022,11 +1027,7 @@ fn rollback_cmd(args: &DeployArgs, release: Option<&str>, list: bool) -> Result<
                     report.release
                 );
             }
-            Ok(if report.ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(exit(report.ok))
         }
     }
 }

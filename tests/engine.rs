@@ -200,6 +200,17 @@ impl E2e {
         out.stdout.trim().to_string()
     }
 
+    /// Ids of the project's networks, one per line.
+    fn networks(&self) -> String {
+        docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=vpai.project={}", self.project),
+        ])
+    }
+
     /// `psql` as the superuser inside the PostgreSQL container.
     fn psql(&self, database: &str, sql: &str) -> String {
         docker(&[
@@ -234,13 +245,7 @@ impl E2e {
         let _ = Command::new("docker")
             .args(["rm", "-f", &format!("vpai-lock-{}", self.project)])
             .output();
-        let nets = docker(&[
-            "network",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("label=vpai.project={}", self.project),
-        ]);
+        let nets = self.networks();
         for id in nets.lines() {
             docker(&["network", "rm", id]);
         }
@@ -668,16 +673,7 @@ fn a_broken_stack_changes_nothing_on_the_engine() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("did you mean `api`?"), "{}", out.stderr);
     assert!(e.containers().is_empty());
-    assert!(
-        docker(&[
-            "network",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("label=vpai.project={}", e.project)
-        ])
-        .is_empty()
-    );
+    assert!(e.networks().is_empty());
     assert!(!Path::new(&e.host_root()).exists());
 }
 
@@ -692,16 +688,7 @@ fn down_keeps_data_and_down_volumes_removes_it() {
     let down = e.vpai(&["down", "--target", "local"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
     assert!(e.containers().is_empty());
-    assert!(
-        docker(&[
-            "network",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("label=vpai.project={}", e.project)
-        ])
-        .is_empty()
-    );
+    assert!(e.networks().is_empty());
     assert!(
         e.host_root()
             .join("data/postgresql/data/PG_VERSION")

@@ -1,7 +1,7 @@
 //! Operating a deployed host: status (state, health, memory against the limit),
 //! logs, and down (containers and networks; data only when asked).
 
-use bollard::query_parameters::{ListContainersOptionsBuilder, LogsOptionsBuilder};
+use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -104,15 +104,7 @@ pub async fn down(
 ) -> Result<DownReport, EngineError> {
     let mut report = DownReport::default();
     let filters = state::project_filter(project);
-    let containers = engine
-        .docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await?;
+    let containers = state::project_containers(engine, project).await?;
     let images: Vec<String> = containers.iter().filter_map(|c| c.image.clone()).collect();
     if let Some(holder) = lock::holder(engine, project).await? {
         return Err(EngineError::Refused(format!(

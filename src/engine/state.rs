@@ -73,17 +73,22 @@ pub fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
     )])
 }
 
+/// Every container of the project, running or not.
+pub async fn project_containers(
+    engine: &Engine,
+    project: &str,
+) -> Result<Vec<bollard::models::ContainerSummary>, EngineError> {
+    let filters = project_filter(project);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    Ok(engine.docker.list_containers(Some(options)).await?)
+}
+
 pub async fn read(engine: &Engine, project: &str) -> Result<Actual, EngineError> {
     let filters = project_filter(project);
-    let list = engine
-        .docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await?;
+    let list = project_containers(engine, project).await?;
     let mut containers = Vec::new();
     for summary in list {
         let Some(id) = summary.id else { continue };
