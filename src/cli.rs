@@ -140,9 +140,40 @@ enum Command {
         #[command(flatten)]
         deploy: DeployArgs,
     },
+    /// Lint compose files, Caddyfiles and deploy scripts that vpai did not write.
+    ///
+    /// Applies the CIS Docker Benchmark checks a compose file can answer and the
+    /// pitfalls of seed 002 recognised from image names (`vpai explain` lists the
+    /// rules; lint rules start with compose-, caddy- or script-). Kinds come from
+    /// file names: *.yml/*.yaml with a `services:` table are compose files (other
+    /// YAML, e.g. Ansible tasks, is read as a deploy script), Caddyfile* and *.caddy
+    /// are Caddyfiles, *.sh and Makefiles are deploy scripts. A directory is searched
+    /// for compose files, Caddyfiles and scripts. Files of one run see each other:
+    /// pass the compose file with its Caddyfile and deploy script.
+    ///
+    /// Silence one finding with a comment on its line or the line above:
+    /// `# vpai: ignore[RULE] REASON` (a whole file: `# vpai: ignore-file[RULE] REASON`).
+    /// The reason is required. Exit 1 when an error remains, 0 otherwise.
+    Lint {
+        /// Files or directories to lint.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format: human text, JSON, or SARIF 2.1.0 for code scanning.
+        #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+        format: LintFormat,
+        /// Run only these rules: names or prefixes (`caddy`, `compose-no`), comma-separated.
+        #[arg(long, value_delimiter = ',', value_name = "RULE")]
+        select: Vec<String>,
+        /// Skip these rules (names or prefixes), comma-separated.
+        #[arg(long, value_delimiter = ',', value_name = "RULE")]
+        ignore: Vec<String>,
+        /// Skip rules for the files a glob matches: `GLOB:RULE[,RULE...]`; repeatable.
+        #[arg(long = "per-file-ignores", value_name = "GLOB:RULES")]
+        per_file_ignores: Vec<String>,
+    },
     /// Show the documentation of a rule (what it checks, why, example, fix).
     Explain {
-        /// Rule name, e.g. `memory-budget`. Without it, lists every rule.
+        /// Rule name, e.g. `memory-budget` or `compose-privileged`. Without it, lists every rule.
         rule: Option<String>,
     },
     /// Print the JSON Schema of vpai.toml (for editor completion and validation).
@@ -270,6 +301,13 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum LintFormat {
+    Human,
+    Json,
+    Sarif,
+}
+
 /// A command failed: diagnostics to print (with the texts they point into).
 pub struct Failure {
     diagnostics: Vec<Diagnostic>,
@@ -327,6 +365,22 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
             out,
             identity,
         } => render_cmd(&stack, &out, &identity),
+        Command::Lint {
+            paths,
+            format,
+            select,
+            ignore,
+            per_file_ignores,
+        } => lint_cmd(
+            &paths,
+            format,
+            &crate::lint::suppress::Options {
+                select,
+                ignore,
+                per_file_ignores,
+            },
+            color,
+        ),
         Command::Explain { rule } => explain(rule.as_deref()),
         Command::Schema => {
             let schema = schemars::schema_for!(crate::stack::raw::RawStack);
@@ -509,34 +563,156 @@ fn render_cmd(args: &StackArgs, out: &Path, identity: &IdentityArgs) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
+/// Expand directories into the files `vpai lint` knows how to read.
+fn lint_inputs(paths: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            out.push(dir.to_path_buf());
+            return;
+        };
+        let mut entries: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out);
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            match crate::lint::kind_of(&path, &text) {
+                Some(crate::lint::Kind::Compose | crate::lint::Kind::Caddyfile) => out.push(path),
+                // Among YAML files found by walking only compose files count.
+                Some(crate::lint::Kind::Script)
+                    if !path.extension().is_some_and(|e| e == "yml" || e == "yaml") =>
+                {
+                    out.push(path)
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut out);
+        } else {
+            out.push(path.clone());
+        }
+    }
+    out
+}
+
+fn lint_cmd(
+    paths: &[PathBuf],
+    format: LintFormat,
+    options: &crate::lint::suppress::Options,
+    color: bool,
+) -> Result<ExitCode, Failure> {
+    let inputs = lint_inputs(paths);
+    let report = crate::lint::lint(&inputs, options).map_err(|d| Failure {
+        diagnostics: vec![d],
+        sources: Sources::default(),
+    })?;
+    let failed = report.diagnostics.iter().any(Diagnostic::is_error);
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        LintFormat::Json => {
+            let doc = serde_json::json!({
+                "ok": !failed,
+                "files": report.files,
+                "diagnostics": diagnostic::render_json(&report.diagnostics, &report.sources),
+            });
+            writeln!(
+                stdout,
+                "{}",
+                serde_json::to_string_pretty(&doc).expect("serializes")
+            )
+            .ok();
+        }
+        LintFormat::Sarif => {
+            let doc = crate::lint::sarif::render(&report.diagnostics, &report.sources);
+            writeln!(
+                stdout,
+                "{}",
+                serde_json::to_string_pretty(&doc).expect("serializes")
+            )
+            .ok();
+        }
+        LintFormat::Human => {
+            let color = color && std::io::stdout().is_terminal();
+            write!(
+                stdout,
+                "{}",
+                diagnostic::render_human(&report.diagnostics, &report.sources, color)
+            )
+            .ok();
+            let files = format!(
+                "{} file{}",
+                report.files,
+                if report.files == 1 { "" } else { "s" }
+            );
+            if report.diagnostics.is_empty() {
+                writeln!(stdout, "ok: {files} linted, no problems found").ok();
+            } else {
+                writeln!(
+                    stdout,
+                    "{} in {files}",
+                    diagnostic::summary(&report.diagnostics)
+                )
+                .ok();
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn explain(rule: Option<&str>) -> Result<ExitCode, Failure> {
+    let summary = |doc: &str| {
+        doc.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .unwrap_or("")
+            .to_string()
+    };
+    let names = || {
+        rules::RULES
+            .iter()
+            .map(|r| r.name())
+            .chain(crate::lint::rules::LINT_RULES.iter().map(|r| r.name()))
+    };
     match rule {
         None => {
+            println!("Stack rules (vpai check):");
             for r in rules::RULES {
-                let summary = r
-                    .doc()
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| !l.is_empty() && !l.starts_with('#'))
-                    .unwrap_or("");
-                println!("{:<40} {summary}", r.name());
+                println!("  {:<38} {}", r.name(), summary(r.doc()));
+            }
+            println!("\nLint rules (vpai lint):");
+            for r in crate::lint::rules::LINT_RULES {
+                println!("  {:<38} {}", r.name(), summary(r.doc()));
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(name) => match rules::find(name) {
-            Some(r) => {
+        Some(name) => match (rules::find(name), crate::lint::rules::find(name)) {
+            (Some(r), _) => {
                 print!("{}", rules::explain(r));
                 Ok(ExitCode::SUCCESS)
             }
-            None => Err(
-                Diagnostic::error("unknown-rule", format!("no rule named `{name}`"))
-                    .maybe_help(crate::suggest::hint(
-                        name,
-                        rules::RULES.iter().map(|r| r.name()),
-                    ))
-                    .note("`vpai explain` lists every rule")
-                    .into(),
-            ),
+            (None, Some(r)) => {
+                print!("{}", rules::explain_page(r.name(), r.severity(), r.doc()));
+                Ok(ExitCode::SUCCESS)
+            }
+            (None, None) => Err(Diagnostic::error(
+                "unknown-rule",
+                format!("no rule named `{name}`"),
+            )
+            .maybe_help(crate::suggest::hint(name, names()))
+            .note("`vpai explain` lists every rule")
+            .into()),
         },
     }
 }

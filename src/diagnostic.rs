@@ -121,21 +121,12 @@ impl<'a> Files<'a> for SourceFiles<'a> {
     }
 
     fn line_range(&'a self, id: usize, line_index: usize) -> Result<Range<usize>, FilesError> {
-        let text = self.0.text(SourceId(id));
-        let mut start = 0;
-        for (i, line) in text.split_inclusive('\n').enumerate() {
-            if i == line_index {
-                return Ok(start..start + line.len());
-            }
-            start += line.len();
-        }
-        if line_index == text.split_inclusive('\n').count() {
-            return Ok(text.len()..text.len());
-        }
-        Err(FilesError::LineTooLarge {
-            given: line_index,
-            max: text.lines().count(),
-        })
+        self.0
+            .line_range(SourceId(id), line_index)
+            .ok_or_else(|| FilesError::LineTooLarge {
+                given: line_index,
+                max: self.0.text(SourceId(id)).lines().count(),
+            })
     }
 }
 

@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod diagnostic;
 pub mod engine;
 pub mod init;
+pub mod lint;
 pub mod render;
 pub mod rules;
 pub mod secrets;

@@ -27,21 +27,38 @@ impl Span {
 /// Every text a diagnostic can point into, with the name it is shown under.
 #[derive(Debug, Default, Clone)]
 pub struct Sources {
-    files: Vec<(String, String)>,
+    files: Vec<SourceFile>,
+}
+
+#[derive(Debug, Clone)]
+struct SourceFile {
+    name: String,
+    text: String,
+    /// Byte offset of the start of every line, so a location costs a binary search
+    /// (a lint of a 5,000-line file may report hundreds of findings).
+    line_starts: Vec<usize>,
 }
 
 impl Sources {
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> SourceId {
-        self.files.push((name.into(), text.into()));
+        let text = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        self.files.push(SourceFile {
+            name: name.into(),
+            text,
+            line_starts,
+        });
         SourceId(self.files.len() - 1)
     }
 
     pub fn name(&self, id: SourceId) -> &str {
-        &self.files[id.0].0
+        &self.files[id.0].name
     }
 
     pub fn text(&self, id: SourceId) -> &str {
-        &self.files[id.0].1
+        &self.files[id.0].text
     }
 
     pub fn len(&self) -> usize {
@@ -54,13 +71,24 @@ impl Sources {
 
     /// 1-based line and column of a byte offset.
     pub fn line_col(&self, id: SourceId, offset: usize) -> (usize, usize) {
-        let text = self.text(id);
-        let offset = offset.min(text.len());
-        let before = &text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = text[line_start..offset].chars().count() + 1;
+        let file = &self.files[id.0];
+        let offset = offset.min(file.text.len());
+        let line = file.line_starts.partition_point(|&start| start <= offset);
+        let line_start = file.line_starts[line - 1];
+        let column = file.text[line_start..offset].chars().count() + 1;
         (line, column)
+    }
+
+    /// Byte range of a 0-based line, with its newline.
+    pub fn line_range(&self, id: SourceId, line_index: usize) -> Option<std::ops::Range<usize>> {
+        let file = &self.files[id.0];
+        let start = *file.line_starts.get(line_index)?;
+        let end = file
+            .line_starts
+            .get(line_index + 1)
+            .copied()
+            .unwrap_or(file.text.len());
+        Some(start..end)
     }
 
     /// `file:line:column` of the start of a span.

@@ -59,14 +59,26 @@ fn rule_fixtures() {
 fn every_rule_has_a_fixture() {
     let out = run(vpai().arg("explain"));
     assert_eq!(out.code, 0);
+    let mut lint_section = false;
+    let mut seen = 0;
     for line in out.stdout.lines() {
+        if line.starts_with("Lint rules") {
+            lint_section = true;
+        }
+        if !line.starts_with("  ") {
+            continue;
+        }
+        seen += 1;
         let rule = line.split_whitespace().next().unwrap();
+        let fixture = if lint_section {
+            root().join("tests/lint").join(rule)
+        } else {
+            root().join("tests/rules").join(format!("{rule}.toml"))
+        };
         assert!(
-            root()
-                .join("tests/rules")
-                .join(format!("{rule}.toml"))
-                .exists(),
-            "rule `{rule}` has no fixture tests/rules/{rule}.toml"
+            fixture.exists(),
+            "rule `{rule}` has no fixture {}",
+            fixture.display()
         );
         let page = run(vpai().args(["explain", rule]));
         assert_eq!(page.code, 0);
@@ -82,6 +94,7 @@ fn every_rule_has_a_fixture() {
             );
         }
     }
+    assert!(seen > 50, "`vpai explain` listed only {seen} rules");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use vpai::secrets::{self, SecretValues};
 const SEED: &str = "../shared/seeds/002_79a6cd845536195a.txt";
 const TABLE: &str = "docs/pitfalls.md";
 const SECTIONS: &str = "docs/seed-002-sections.txt";
-const HOWS: &[&str] = &["construction", "rule", "out of scope", "lint"];
+const HOWS: &[&str] = &["construction", "rule", "out of scope"];
 
 // ---------------------------------------------------------------------------
 // The table against the seed and the code.
@@ -233,6 +233,7 @@ fn rows_name_rules_files_and_tests_that_exist() {
             continue;
         }
         let mut rules = Vec::new();
+        let mut lint_rules = Vec::new();
         let mut files = 0;
         for t in ticks(&row.place) {
             if is_path(&t) {
@@ -241,6 +242,10 @@ fn rows_name_rules_files_and_tests_that_exist() {
                     Err(e) => problems.push(e),
                 }
             } else if is_rule_name(&t) {
+                if vpai::lint::rules::find(&t).is_some() {
+                    lint_rules.push(t);
+                    continue;
+                }
                 if vpai::rules::find(&t).is_none() {
                     problems.push(format!("{at}: there is no rule `{t}`"));
                 }
@@ -254,6 +259,14 @@ fn rows_name_rules_files_and_tests_that_exist() {
         for t in &tests {
             if let Err(e) = check_reference(&row, t) {
                 problems.push(e);
+            }
+        }
+        for rule in &lint_rules {
+            let fixture = format!("tests/lint/{rule}");
+            if !tests.contains(&fixture) {
+                problems.push(format!(
+                    "{at}: lint rule `{rule}` is proven by its fixture: add `{fixture}` to `test`"
+                ));
             }
         }
         match row.how.as_str() {
@@ -295,12 +308,19 @@ fn rows_name_rules_files_and_tests_that_exist() {
 #[test]
 fn every_rule_that_cites_seed_002_is_in_the_table() {
     let text = std::fs::read_to_string(root().join(TABLE)).unwrap();
-    for rule in vpai::rules::RULES {
-        if rule.doc().contains("002 §") {
+    let names_and_docs = vpai::rules::RULES
+        .iter()
+        .map(|r| (r.name(), r.doc()))
+        .chain(
+            vpai::lint::rules::LINT_RULES
+                .iter()
+                .map(|r| (r.name(), r.doc())),
+        );
+    for (name, doc) in names_and_docs {
+        if doc.contains("002 §") {
             assert!(
-                text.contains(&format!("`{}`", rule.name())),
-                "rule `{}` cites seed 002 but {TABLE} does not name it",
-                rule.name()
+                text.contains(&format!("`{name}`")),
+                "rule `{name}` cites seed 002 but {TABLE} does not name it"
             );
         }
     }

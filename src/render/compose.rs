@@ -286,5 +286,39 @@ pub fn render(
         networks,
     };
     let body = yaml_serde::to_string(&file).expect("compose model serializes");
-    format!("# {}\n---\n{body}", super::HEADER)
+    format!(
+        "# {}\n---\n{}",
+        super::HEADER,
+        with_lint_ignores(&body, services)
+    )
+}
+
+/// Put `# vpai: ignore[RULE] REASON` above each volume line whose mount accepts a
+/// lint finding (`lint_ignore`), so `vpai lint` of the bundle shows the risk as a
+/// decision with its reason. Serde cannot write comments, so this edits the text:
+/// services are the two-space keys under `services:`, volumes the items under them.
+fn with_lint_ignores(body: &str, services: &[&Service]) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut current: Option<&Service> = None;
+    let mut in_services = false;
+    for line in body.lines() {
+        if !line.starts_with(' ') {
+            in_services = line == "services:";
+            current = None;
+        } else if in_services && line.starts_with("  ") && !line.starts_with("   ") {
+            let name = line.trim().trim_end_matches(':');
+            current = services.iter().copied().find(|s| s.name == name);
+        }
+        if let (Some(service), Some(item)) = (current, line.strip_prefix("    - ")) {
+            let item = item.trim_matches(|c| c == '\'' || c == '"');
+            for mount in service.mounts.iter().filter(|m| m.bind() == item) {
+                for (rule, reason) in &mount.lint_ignore {
+                    out.push_str(&format!("    # vpai: ignore[{rule}] {reason}\n"));
+                }
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }

@@ -29,7 +29,7 @@ declare_rule! {
 }
 
 /// `localhost` as a host name, not as part of a longer word.
-fn names_localhost(text: &str) -> bool {
+pub(crate) fn names_localhost(text: &str) -> bool {
     let mut from = 0;
     while let Some(i) = text[from..].find("localhost") {
         let at = from + i;

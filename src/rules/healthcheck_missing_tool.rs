@@ -45,15 +45,26 @@ declare_rule! {
 }
 
 /// What is known to be missing from an image, and what to use instead.
-struct Profile {
-    missing: Vec<&'static str>,
+pub(crate) struct Profile {
+    pub missing: Vec<&'static str>,
     /// Only this program may run (distroless).
-    only: Option<&'static str>,
-    instead: &'static str,
-    source: &'static str,
+    pub only: Option<&'static str>,
+    /// The check to use instead, in `vpai.toml` and in a compose file.
+    pub instead: &'static str,
+    pub compose_instead: &'static str,
+    pub source: &'static str,
 }
 
-fn profile(image: &ImageRef) -> Option<Profile> {
+impl Profile {
+    /// The first of `programs` the image lacks.
+    pub fn absent<'a>(&self, programs: &'a [String]) -> Option<&'a String> {
+        programs.iter().find(|p| {
+            self.missing.contains(&p.as_str()) || self.only.is_some_and(|only| p.as_str() != only)
+        })
+    }
+}
+
+pub(crate) fn profile(image: &ImageRef) -> Option<Profile> {
     if image.is(&["grafana/loki"]) {
         // Unversioned tags (`latest`) are 3.6+ today.
         if image.at_least(&[3, 6, 0]) != Some(false) {
@@ -63,6 +74,7 @@ fn profile(image: &ImageRef) -> Option<Profile> {
                 ],
                 only: Some("loki"),
                 instead: "health = { cmd = [\"loki\", \"-health\"] }",
+                compose_instead: "test: [\"CMD\", \"loki\", \"-health\"]",
                 source: "grafana/loki 3.6+ is distroless (grafana/loki#20149)",
             });
         }
@@ -73,6 +85,7 @@ fn profile(image: &ImageRef) -> Option<Profile> {
             missing: vec!["wget", "curl", "python", "python3", "node", "nc"],
             only: None,
             instead: "health = { tcp = true }",
+            compose_instead: "test: [\"CMD\", \"bash\", \"-c\", \":> /dev/tcp/127.0.0.1/6333\"]",
             source: "the Qdrant image has no curl or wget (qdrant/qdrant#3491, #4250)",
         });
     }
@@ -89,6 +102,7 @@ fn profile(image: &ImageRef) -> Option<Profile> {
             missing,
             only: None,
             instead: "health = { http = \"/health/liveliness\", probe = \"python\" }",
+            compose_instead: "test: [\"CMD\", \"python\", \"-c\", \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:4000/health/liveliness')\"]",
             source: "the LiteLLM image has no curl (BerriAI/litellm#9295) and no wget since v1.80.5 (BerriAI/litellm#17645)",
         });
     }
@@ -97,18 +111,19 @@ fn profile(image: &ImageRef) -> Option<Profile> {
             missing: vec!["curl"],
             only: None,
             instead: "health = { http = \"/healthz\", probe = \"wget\" }",
+            compose_instead: "test: [\"CMD\", \"wget\", \"-qO-\", \"http://127.0.0.1:5678/healthz\"]",
             source: "the n8n image has BusyBox wget but no curl (002 §9.4)",
         });
     }
     None
 }
 
-fn basename(program: &str) -> &str {
+pub(crate) fn basename(program: &str) -> &str {
     program.rsplit('/').next().unwrap_or(program)
 }
 
 /// Programs a shell command line runs: the first word of each simple command.
-fn shell_programs(line: &str) -> Vec<String> {
+pub(crate) fn shell_programs(line: &str) -> Vec<String> {
     line.split(['|', ';', '&', '(', ')', '\n'])
         .filter_map(|part| {
             part.split_whitespace()
@@ -183,11 +198,7 @@ impl HealthcheckMissingTool {
                 continue;
             };
             let programs = programs(&health.test);
-            let absent = programs.iter().find(|p| {
-                profile.missing.contains(&p.as_str())
-                    || profile.only.is_some_and(|only| p.as_str() != only)
-            });
-            if let Some(program) = absent {
+            if let Some(program) = profile.absent(&programs) {
                 out.push(
                     Self::diagnostic(format!(
                         "`{}`'s health check runs `{program}`, which the image `{}` does not contain",

@@ -13,8 +13,8 @@ mod data_owner_mismatch;
 mod dependency_cycle;
 mod grafana_datasource_user;
 mod grafana_subpath;
-mod healthcheck_localhost;
-mod healthcheck_missing_tool;
+pub(crate) mod healthcheck_localhost;
+pub(crate) mod healthcheck_missing_tool;
 mod healthy_dependency_without_healthcheck;
 mod image_tag_format;
 mod internet_without_egress;
@@ -37,7 +37,7 @@ mod route_collision;
 mod route_without_proxy;
 mod secret_in_env;
 mod subnet_collision;
-mod subpath_unsupported;
+pub(crate) mod subpath_unsupported;
 pub(crate) mod support;
 mod unknown_network;
 mod unpinned_image;
@@ -142,17 +142,21 @@ pub fn check(stack: &Stack) -> Vec<Diagnostic> {
 
 /// The `explain` page of a rule: its name, severity and documentation.
 pub fn explain(rule: &dyn Rule) -> String {
-    let severity = match rule.severity() {
+    explain_page(rule.name(), rule.severity(), rule.doc())
+}
+
+/// An `explain` page, for stack and lint rules alike.
+pub fn explain_page(name: &str, severity: Severity, doc: &str) -> String {
+    let severity = match severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let body: String = rule
-        .doc()
+    let body: String = doc
         .lines()
         .map(|l| l.strip_prefix(' ').unwrap_or(l))
         .collect::<Vec<_>>()
         .join("\n");
-    format!("# {} ({severity})\n\n{}\n", rule.name(), body.trim())
+    format!("# {name} ({severity})\n\n{}\n", body.trim())
 }
 
 #[cfg(test)]

@@ -264,6 +264,8 @@ pub struct Mount {
     pub source: String,
     pub target: String,
     pub read_only: bool,
+    /// Lint rule -> why this mount is accepted anyway.
+    pub lint_ignore: std::collections::BTreeMap<String, String>,
 }
 
 impl Mount {

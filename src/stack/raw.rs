@@ -372,6 +372,11 @@ pub struct RawMount {
     pub target: String,
     #[serde(default)]
     pub read_only: bool,
+    /// Lint rules this mount knowingly breaks, each with the reason: rendered as
+    /// `# vpai: ignore[RULE] REASON` above it in the compose file, so `vpai lint`
+    /// of the bundle reports the risk as accepted rather than unseen.
+    #[serde(default)]
+    pub lint_ignore: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

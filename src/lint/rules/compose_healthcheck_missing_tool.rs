@@ -1,0 +1,117 @@
+use crate::diagnostic::Diagnostic;
+use crate::lint::rules::{declare_lint_rule, services};
+use crate::lint::yaml::Value;
+use crate::lint::{File, Run};
+use crate::rules::healthcheck_missing_tool::{basename, profile, shell_programs};
+
+declare_lint_rule! {
+    /// ## What it does
+    /// Flags a `healthcheck` that runs a program its image does not contain, for the
+    /// images whose contents are known (the same knowledge as the stack rule
+    /// `healthcheck-missing-tool`, where each fact's upstream source is cited):
+    /// `grafana/loki` 3.6+ is distroless (only `loki -health` works), `qdrant/qdrant`
+    /// has neither `curl` nor `wget`, `ghcr.io/berriai/litellm` has no `curl` (and
+    /// no `wget` since v1.80.5), `n8nio/n8n` has no `curl`.
+    ///
+    /// ## Why is this bad?
+    /// The check fails with "executable file not found" forever: the container is
+    /// `unhealthy`, and everything with `depends_on: condition: service_healthy` on
+    /// it never starts (seed 002 §2.1, §5.1, §7.1).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// services:
+    ///   qdrant:
+    ///     image: qdrant/qdrant:v1.15.5
+    ///     healthcheck:
+    ///       test: ["CMD", "curl", "-f", "http://127.0.0.1:6333/readyz"]
+    /// ```
+    ///
+    /// ## Fix
+    /// Use what the image has: `["CMD", "bash", "-c", ":> /dev/tcp/127.0.0.1/6333"]`
+    /// for Qdrant, `["CMD", "loki", "-health"]` for Loki, Python's `urllib` for
+    /// LiteLLM, BusyBox `wget` for n8n.
+    pub struct ComposeHealthcheckMissingTool => "compose-healthcheck-missing-tool", Error, [Compose];
+}
+
+impl ComposeHealthcheckMissingTool {
+    fn run(&self, file: &File, run: &Run, out: &mut Vec<Diagnostic>) {
+        for service in services(file) {
+            let Some((image, _)) = service.image() else {
+                continue;
+            };
+            let Some(profile) = profile(&image) else {
+                continue;
+            };
+            let Some(test) = service.get("healthcheck").and_then(|h| h.get("test")) else {
+                continue;
+            };
+            let programs = match &test.value {
+                Value::Str(line) => {
+                    let mut p = vec!["sh".to_string()];
+                    p.extend(shell_programs(line));
+                    p
+                }
+                Value::Seq(items) => {
+                    let words: Vec<String> = items.iter().filter_map(|n| n.text()).collect();
+                    match words.first().map(String::as_str) {
+                        Some("CMD-SHELL") => {
+                            let mut p = vec!["sh".to_string()];
+                            p.extend(words[1..].iter().flat_map(|w| shell_programs(w)));
+                            p
+                        }
+                        Some("CMD") => {
+                            let mut p: Vec<String> = words
+                                .get(1)
+                                .map(|w| basename(w).to_string())
+                                .into_iter()
+                                .collect();
+                            if matches!(p.first().map(String::as_str), Some("sh" | "bash"))
+                                && let Some(i) = words.iter().position(|w| w == "-c")
+                            {
+                                p.extend(words[i + 1..].iter().flat_map(|w| shell_programs(w)));
+                            }
+                            p
+                        }
+                        _ => continue,
+                    }
+                }
+                _ => continue,
+            };
+            let Some(program) = profile.absent(&programs) else {
+                continue;
+            };
+            // Point at the word that runs the program (`CMD-SHELL` runs `sh`); a
+            // block node's span runs on to the next key, so the fallback is trimmed.
+            let span = test
+                .as_seq()
+                .iter()
+                .find(|n| {
+                    n.text().is_some_and(|t| {
+                        basename(&t) == program.as_str()
+                            || (program == "sh" && t == "CMD-SHELL")
+                            || (t.contains(' ') && shell_programs(&t).contains(program))
+                    })
+                })
+                .map_or_else(
+                    || {
+                        let text = &run.sources.text(file.source)[test.span.clone()];
+                        test.span.start..test.span.start + text.trim_end().len()
+                    },
+                    |n| n.span.clone(),
+                );
+            out.push(
+                Self::diagnostic(format!(
+                    "`{}`'s health check runs `{program}`, which its image does not contain",
+                    service.name
+                ))
+                .at(
+                    Some(&file.span(span)),
+                    format!("`{program}`: executable file not found"),
+                )
+                .note(profile.source)
+                .help(format!("use `{}`", profile.compose_instead)),
+            );
+        }
+    }
+}
