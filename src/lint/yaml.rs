@@ -44,7 +44,7 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         offset: offsets.byte(e.marker().index()),
     })?;
     Ok(match docs.into_iter().next() {
-        Some(doc) => convert(doc, &offsets),
+        Some(doc) => convert(doc, text, &offsets),
         None => Node {
             value: Value::Null,
             span: 0..0,
@@ -80,25 +80,48 @@ impl CharOffsets {
     }
 }
 
-fn convert(node: MarkedYaml<'_>, offsets: &CharOffsets) -> Node {
+fn convert(node: MarkedYaml<'_>, text: &str, offsets: &CharOffsets) -> Node {
     let start = offsets.byte(node.span.start.index());
-    let end = offsets.byte(node.span.end.index()).max(start);
+    let mut end = offsets.byte(node.span.end.index()).max(start);
     let value = match node.data {
         YamlData::Value(scalar) => scalar_value(scalar),
-        YamlData::Representation(text, _, _) => Value::Str(text.into_owned()),
-        YamlData::Sequence(items) => {
-            Value::Seq(items.into_iter().map(|n| convert(n, offsets)).collect())
-        }
+        YamlData::Representation(repr, _, _) => Value::Str(repr.into_owned()),
+        YamlData::Sequence(items) => Value::Seq(
+            items
+                .into_iter()
+                .map(|n| convert(n, text, offsets))
+                .collect(),
+        ),
         YamlData::Mapping(map) => Value::Map(merge_keys(
             map.into_iter()
-                .map(|(k, v)| (convert(k, offsets), convert(v, offsets)))
+                .map(|(k, v)| (convert(k, text, offsets), convert(v, text, offsets)))
                 .collect(),
         )),
         // Compose's `!reset` and `!override` tags change how files merge, not what
         // the value is.
-        YamlData::Tagged(_, inner) => return convert(*inner, offsets),
+        YamlData::Tagged(_, inner) => return convert(*inner, text, offsets),
         YamlData::Alias(_) | YamlData::BadValue => Value::Null,
     };
+    // A block collection or scalar ends where the next token starts, after blank
+    // lines and comments: end it at its last child, or its last visible character,
+    // so a finding underlines what was written and nothing after.
+    let last_child = match &value {
+        Value::Seq(items) => items
+            .iter()
+            .map(|n| n.span.end)
+            .filter(|&e| e > start)
+            .max(),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(_, v)| v.span.end)
+            .filter(|&e| e > start)
+            .max(),
+        _ => None,
+    };
+    if let Some(child_end) = last_child.filter(|&e| e <= end) {
+        end = child_end;
+    }
+    end = start + text[start..end].trim_end().len();
     Node {
         value,
         span: start..end,
@@ -237,6 +260,14 @@ mod tests {
         // The merged value points where the anchor wrote it.
         assert_eq!(&text[svc.get("a").unwrap().span.clone()], "1");
         assert!(svc.get("a").unwrap().span.start < text.find("svc").unwrap());
+    }
+
+    #[test]
+    fn block_nodes_end_at_their_last_visible_character() {
+        let text = "a:\n  - x\n  - y\n\n# note\nb: |\n  line\n\n# more\nc: 1\n";
+        let root = parse(text).unwrap();
+        assert_eq!(&text[root.get("a").unwrap().span.clone()], "- x\n  - y");
+        assert_eq!(&text[root.get("b").unwrap().span.clone()], "line");
     }
 
     #[test]

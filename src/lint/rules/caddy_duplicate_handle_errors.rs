@@ -91,14 +91,16 @@ impl CaddyDuplicateHandleErrors {
                         "first one"
                     },
                 );
-                // Show the snippet's `handle_errors` too, once per import.
-                for (imported, import) in [(*first, *first_via), (d, via)] {
-                    if import.is_some() {
-                        diagnostic = diagnostic.also(
-                            Some(&file.span(imported.span())),
-                            "defined in the snippet here",
-                        );
-                    }
+                // Show the snippets' `handle_errors` too (once, if it is the same).
+                let mut snippets: Vec<_> = [(*first, *first_via), (d, via)]
+                    .into_iter()
+                    .filter(|(_, import)| import.is_some())
+                    .map(|(imported, _)| imported.span())
+                    .collect();
+                snippets.dedup();
+                for span in snippets {
+                    diagnostic =
+                        diagnostic.also(Some(&file.span(span)), "defined in the snippet here");
                 }
                 out.push(
                     diagnostic

@@ -5,9 +5,12 @@ use crate::lint::{File, Run};
 declare_lint_rule! {
     /// ## What it does
     /// Flags a mount of the Docker socket (`/var/run/docker.sock`,
-    /// `/run/docker.sock`) or of a directory holding it (`/var/run`, `/run`, `/`)
-    /// (CIS Docker Benchmark v1.6.0 §5.31, "Ensure that the Docker socket is not
-    /// mounted inside any containers").
+    /// `/run/docker.sock`, rootless Docker's `/run/user/UID/docker.sock`, Podman's
+    /// `podman.sock`) or of a directory holding it (`/var/run`, `/run`, `/`), and
+    /// a path set by a variable mounted at `/var/run/docker.sock`
+    /// (`${DOCKER_SOCKET_LOCATION}:/var/run/docker.sock`) (CIS Docker Benchmark
+    /// v1.6.0 §5.31, "Ensure that the Docker socket is not mounted inside any
+    /// containers").
     ///
     /// ## Why is this bad?
     /// Whoever talks to the socket can start a privileged container with the host's
@@ -35,20 +38,34 @@ declare_lint_rule! {
 
 const SOCKETS: &[&str] = &["/var/run/docker.sock", "/run/docker.sock"];
 
+/// The engine's socket wherever it lives: rootless Docker
+/// (`/run/user/1000/docker.sock`), Podman's Docker-compatible API.
+const SOCKET_FILES: &[&str] = &["docker.sock", "podman.sock"];
+
 impl ComposeDockerSocket {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
             for mount in service.mounts() {
-                let Some(source) = mount.host_path() else {
+                // A host path, or a path set by a variable (`${DOCKER_SOCKET}`); not
+                // a named volume.
+                let variable = mount.source.as_deref().is_some_and(|s| s.starts_with('$'));
+                let Some(source) = mount
+                    .host_path()
+                    .or(mount.source.as_deref().filter(|_| variable))
+                else {
                     continue;
                 };
                 let source = source.trim_end_matches('/');
-                let label = if SOCKETS.contains(&source) {
+                let file_name = source.rsplit('/').next().unwrap_or(source);
+                let label = if SOCKETS.contains(&source) || SOCKET_FILES.contains(&file_name) {
                     "the Docker socket: full control of the engine"
-                } else if source.is_empty()
-                    || SOCKETS.iter().any(|s| s.starts_with(&format!("{source}/")))
+                } else if !variable
+                    && (source.is_empty()
+                        || SOCKETS.iter().any(|s| s.starts_with(&format!("{source}/"))))
                 {
                     "this directory holds the Docker socket"
+                } else if variable && SOCKETS.contains(&mount.target.trim_end_matches('/')) {
+                    "mounted where Docker clients look for the socket"
                 } else {
                     continue;
                 };

@@ -9,7 +9,7 @@ declare_lint_rule! {
     /// Flags a `healthcheck` that runs a program its image does not contain, for the
     /// images whose contents are known (the same knowledge as the stack rule
     /// `healthcheck-missing-tool`, where each fact's upstream source is cited):
-    /// `grafana/loki` 3.6+ is distroless (only `loki -health` works), `qdrant/qdrant`
+    /// `grafana/loki` 3.6+ is distroless (only `loki -health` works, from 3.6.5 on), `qdrant/qdrant`
     /// has neither `curl` nor `wget`, `ghcr.io/berriai/litellm` has no `curl` (and
     /// no `wget` since v1.80.5), `n8nio/n8n` has no `curl`.
     ///
@@ -46,6 +46,34 @@ impl ComposeHealthcheckMissingTool {
             let Some(test) = service.get("healthcheck").and_then(|h| h.get("test")) else {
                 continue;
             };
+            // `loki -health` exists from 3.6.5 on (grafana/loki#20313, 002 §7.1).
+            let health_flag = test
+                .as_seq()
+                .iter()
+                .find(|n| n.as_str() == Some("-health"))
+                .or_else(|| {
+                    test.as_str()
+                        .is_some_and(|t| t.contains("-health"))
+                        .then_some(test)
+                });
+            if let Some(flag) = health_flag
+                && image.is(&["grafana/loki"])
+                && image.at_least(&[3, 6, 5]) == Some(false)
+            {
+                out.push(
+                    Self::diagnostic(format!(
+                        "`{}` runs `loki -health`, which this Loki version does not have yet",
+                        service.name
+                    ))
+                    .at(
+                        Some(&file.span(flag.span.clone())),
+                        "flag provided but not defined: -health",
+                    )
+                    .note("`-health` was added by grafana/loki#20313 and is in 3.6.5 and later (002 §7.1)")
+                    .help("pin grafana/loki 3.6.5 or later"),
+                );
+                continue;
+            }
             let programs = match &test.value {
                 Value::Str(line) => {
                     let mut p = vec!["sh".to_string()];

@@ -7,7 +7,9 @@ declare_lint_rule! {
     /// Flags a service with no `healthcheck`, or with one disabled (CIS Docker
     /// Benchmark v1.6.0 §5.26, "Ensure that container health is checked at
     /// runtime"). A file cannot tell whether the image declares its own
-    /// `HEALTHCHECK`: if it does, say so with a suppression.
+    /// `HEALTHCHECK`: if it does, say so with a suppression. A one-shot job that
+    /// another service waits for with `condition: service_completed_successfully`
+    /// is not flagged: it exits, it is never healthy.
     ///
     /// ## Why is this bad?
     /// Without a health check a container is "running" while it refuses every
@@ -33,8 +35,21 @@ declare_lint_rule! {
 
 impl ComposeNoHealthcheck {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
-        for service in services(file) {
-            if service.healthcheck_command().is_some() {
+        let services = services(file);
+        // One-shot jobs (migrations, bucket creation): others wait for them to
+        // exit, not to be healthy.
+        let jobs: Vec<String> = services
+            .iter()
+            .filter_map(|s| s.get("depends_on"))
+            .flat_map(|d| d.entries())
+            .filter(|(_, v)| {
+                v.get("condition").and_then(|c| c.as_str())
+                    == Some("service_completed_successfully")
+            })
+            .filter_map(|(k, _)| k.text())
+            .collect();
+        for service in services {
+            if service.healthcheck_command().is_some() || jobs.iter().any(|j| j == service.name) {
                 continue;
             }
             let disabled = service.get("healthcheck").is_some();

@@ -1,11 +1,13 @@
 use crate::diagnostic::Diagnostic;
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::{File, Run};
+use crate::rules::support::ImageRef;
 
 declare_lint_rule! {
     /// ## What it does
-    /// Flags a PostgreSQL 18+ official image (`postgres:18...`) with a volume at
-    /// `/var/lib/postgresql/data`.
+    /// Flags a PostgreSQL 18+ official image (`postgres:18...`), or an image built
+    /// from it (`pgvector/pgvector:pg18`, `postgis/postgis:18-3.6`), with a volume
+    /// at `/var/lib/postgresql/data`, unless `PGDATA` is set to keep that layout.
     ///
     /// ## Why is this bad?
     /// From 18 the official image keeps its data under `/var/lib/postgresql/18/docker`
@@ -30,13 +32,40 @@ declare_lint_rule! {
 
 const OLD: &str = "/var/lib/postgresql/data";
 
+/// The PostgreSQL major version of the official image and of the images built
+/// `FROM` it: `postgres:18.1`, `pgvector/pgvector:pg18` (or `0.8.1-pg18`),
+/// `postgis/postgis:18-3.6`.
+fn postgres_major(image: &ImageRef) -> Option<u64> {
+    if image.is(&["postgres", "postgis/postgis"]) {
+        return image.version()?.first().copied();
+    }
+    if image.is(&["pgvector/pgvector"]) {
+        return image
+            .tag
+            .as_deref()?
+            .split('-')
+            .find_map(|part| part.strip_prefix("pg")?.parse().ok());
+    }
+    None
+}
+
 impl ComposePostgresDataPath {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
             let Some((image, _)) = service.image() else {
                 continue;
             };
-            if !image.is(&["postgres"]) || image.at_least(&[18]) != Some(true) {
+            if postgres_major(&image).is_none_or(|major| major < 18) {
+                continue;
+            }
+            // PGDATA set to the old path (or under it) keeps the pre-18 layout.
+            let pgdata_in_old = service.environment().iter().any(|(name, value, _)| {
+                name == "PGDATA"
+                    && value
+                        .as_deref()
+                        .is_some_and(|v| v.trim_end_matches('/').starts_with(OLD))
+            });
+            if pgdata_in_old {
                 continue;
             }
             for mount in service.mounts() {
@@ -60,5 +89,23 @@ impl ComposePostgresDataPath {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_major;
+    use crate::rules::support::ImageRef;
+
+    #[test]
+    fn major_of_official_and_derived_images() {
+        let major = |image: &str| postgres_major(&ImageRef::parse(image));
+        assert_eq!(major("postgres:18.1-bookworm"), Some(18));
+        assert_eq!(major("docker.io/library/postgres:17"), Some(17));
+        assert_eq!(major("pgvector/pgvector:pg18"), Some(18));
+        assert_eq!(major("pgvector/pgvector:0.8.1-pg18-trixie"), Some(18));
+        assert_eq!(major("postgis/postgis:18-3.6-alpine"), Some(18));
+        assert_eq!(major("postgres:latest"), None);
+        assert_eq!(major("supabase/postgres:15.8.1.085"), None);
     }
 }

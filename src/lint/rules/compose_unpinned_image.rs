@@ -5,8 +5,10 @@ use crate::lint::{File, Run};
 declare_lint_rule! {
     /// ## What it does
     /// Flags an image without a tag or digest, or with a tag that moves: `latest`,
-    /// `stable`, `main`, `nightly`, `edge`, `dev` (CIS Docker Benchmark v1.6.0 §5.27
-    /// asks for images to be current; pinning is how "current" stays a decision).
+    /// `stable`, `main`, `nightly`, `edge`, `dev`, `lts`, `next`, and the variants
+    /// of those that carry no version (`main-stable`, `stable-alpine`, `alpine`,
+    /// `cuda`) (CIS Docker Benchmark v1.6.0 §5.27 asks for images to be current;
+    /// pinning is how "current" stays a decision).
     ///
     /// ## Why is this bad?
     /// A moving tag changes under you: the next `pull` or a new host runs different
@@ -28,8 +30,19 @@ declare_lint_rule! {
 }
 
 const MOVING: &[&str] = &[
-    "latest", "stable", "main", "master", "nightly", "edge", "dev",
+    "latest", "stable", "main", "master", "nightly", "edge", "dev", "lts", "next", "beta", "canary",
 ];
+
+/// Variant words: with a moving word, or alone, they name the latest build of the
+/// variant (`redis:alpine`, `nginx:stable-alpine`, `open-webui:cuda`).
+const VARIANTS: &[&str] = &["alpine", "slim", "cuda", "rocm"];
+
+/// A tag made only of moving and variant words (`main-stable`, `latest-cuda`).
+fn moves(tag: &str) -> bool {
+    let tag = tag.to_ascii_lowercase();
+    tag.split(['-', '_'])
+        .all(|part| MOVING.contains(&part) || VARIANTS.contains(&part))
+}
 
 impl ComposeUnpinnedImage {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
@@ -42,7 +55,7 @@ impl ComposeUnpinnedImage {
             }
             let label = match image.tag.as_deref() {
                 None => "no tag means `latest`".to_string(),
-                Some(tag) if MOVING.contains(&tag) => format!("`{tag}` moves"),
+                Some(tag) if moves(tag) => format!("`{tag}` moves"),
                 Some(_) => continue,
             };
             // A variable (`${TAG}`) is pinned wherever it is set.
@@ -54,6 +67,35 @@ impl ComposeUnpinnedImage {
                     .at(Some(&file.span(node.span.clone())), label)
                     .help("pin a version tag or a digest"),
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::moves;
+
+    #[test]
+    fn moving_tags_and_their_variants() {
+        for tag in [
+            "latest",
+            "main-stable",
+            "stable-alpine",
+            "alpine",
+            "cuda",
+            "LTS",
+        ] {
+            assert!(moves(tag), "{tag}");
+        }
+        for tag in [
+            "2.10.2-alpine",
+            "v1.77.7-stable",
+            "pg18",
+            "bookworm",
+            "main-v1.2",
+            "18",
+        ] {
+            assert!(!moves(tag), "{tag}");
         }
     }
 }

@@ -35,17 +35,52 @@ declare_lint_rule! {
     pub struct ScriptRestartEnvFile => "script-restart-env-file", Error, [Script];
 }
 
-/// The services a line restarts: `Some(vec![])` means all of them.
-fn restarted(line: &str) -> Option<(usize, Vec<String>)> {
+/// The words of the command starting `rest`, up to where it ends: a separator
+/// (`;`, `&&`, `|`, `)`, a redirection) or the quote that closes the string it sits
+/// in (`ssh host 'cd /opt/app && docker compose restart nocodb'`). Quotes around a
+/// word are removed. Also the length of the command's text in `rest`.
+fn command_words(rest: &str) -> (Vec<&str>, usize) {
+    let mut end = rest.len();
+    let mut open: Option<char> = None;
+    let mut previous = ' ';
+    for (i, c) in rest.char_indices() {
+        match open {
+            Some(quote) if c == quote => open = None,
+            Some(_) => {}
+            None if matches!(c, '\'' | '"') => {
+                if previous.is_whitespace() {
+                    open = Some(c);
+                } else {
+                    end = i;
+                    break;
+                }
+            }
+            None if matches!(c, ';' | '&' | '|' | '<' | '>' | ')' | '`') => {
+                end = i;
+                break;
+            }
+            None => {}
+        }
+        previous = c;
+    }
+    let words = rest[..end]
+        .split_whitespace()
+        .map(|w| w.trim_matches(['\'', '"']))
+        .filter(|w| !w.is_empty())
+        .collect();
+    (words, rest[..end].trim_end().len())
+}
+
+/// The services a line restarts, and where the command is in the line:
+/// `Some(vec![])` means all of them.
+fn restarted(line: &str) -> Option<(Range<usize>, Vec<String>)> {
     let code = line.split(" #").next().unwrap_or(line);
+    let mut found = Vec::new();
     for command in ["docker compose", "docker-compose"] {
-        if let Some(at) = code.find(command) {
-            let words: Vec<&str> = code[at + command.len()..].split_whitespace().collect();
-            let verb = words
-                .iter()
-                .position(|w| !w.starts_with('-') && !w.contains('/'));
+        for (at, _) in code.match_indices(command) {
+            let (words, len) = command_words(&code[at + command.len()..]);
             // Skip global options with values (`-f file`, `-p name`).
-            let verb = words
+            let Some(verb) = words
                 .iter()
                 .enumerate()
                 .skip_while(|(i, w)| {
@@ -56,28 +91,31 @@ fn restarted(line: &str) -> Option<(usize, Vec<String>)> {
                 })
                 .map(|(i, _)| i)
                 .next()
-                .or(verb)?;
-            if words.get(verb) == Some(&"restart") {
+            else {
+                continue;
+            };
+            if words[verb] == "restart" {
                 let services = words[verb + 1..]
                     .iter()
-                    .take_while(|w| !["&&", "||", ";", "|"].contains(w))
                     .filter(|w| !w.starts_with('-'))
                     .map(|w| w.to_string())
                     .collect();
-                return Some((at, services));
+                found.push((at..at + command.len() + len, services));
             }
         }
     }
-    if let Some(at) = code.find("docker restart") {
-        let containers = code[at + "docker restart".len()..]
-            .split_whitespace()
-            .take_while(|w| !["&&", "||", ";", "|"].contains(w))
-            .filter(|w| !w.starts_with('-'))
-            .map(|w| w.to_string())
-            .collect();
-        return Some((at, containers));
+    for command in ["docker restart", "docker container restart"] {
+        for (at, _) in code.match_indices(command) {
+            let (words, len) = command_words(&code[at + command.len()..]);
+            let containers = words
+                .into_iter()
+                .filter(|w| !w.starts_with('-'))
+                .map(str::to_string)
+                .collect();
+            found.push((at..at + command.len() + len, containers));
+        }
     }
-    None
+    found.into_iter().min_by_key(|(at, _)| at.start)
 }
 
 /// The Ansible tasks that restart compose services: `docker_compose_v2` with
@@ -154,16 +192,30 @@ impl ScriptRestartEnvFile {
         }
         let ansible_compose = tasks.is_none() && text.contains("docker_compose");
         let mut offset = 0;
-        for line in text.split_inclusive('\n') {
+        let mut lines = text.split_inclusive('\n');
+        while let Some(first) = lines.next() {
             let start = offset;
-            offset += line.len();
-            let trimmed = line.trim_start();
-            if trimmed.starts_with('#') {
+            offset += first.len();
+            if first.trim_start().starts_with('#') {
                 continue;
             }
+            // A `\` at the end of a line continues the command on the next one: join
+            // them, the backslash turned into a space so offsets stay the same.
+            let mut joined = first.to_string();
+            while joined.trim_end().ends_with('\\') {
+                let Some(next) = lines.next() else {
+                    break;
+                };
+                let backslash = joined.trim_end().len() - 1;
+                joined.replace_range(backslash..backslash + 1, " ");
+                joined.push_str(next);
+                offset += next.len();
+            }
+            let line = joined.as_str();
+            let trimmed = line.trim_start();
             let end = start + line.trim_end().len();
             match restarted(line) {
-                Some((at, targets)) => restarts.push((start + at..end, targets)),
+                Some((at, targets)) => restarts.push((start + at.start..start + at.end, targets)),
                 None if ansible_compose && trimmed.trim_end() == "state: restarted" => {
                     restarts.push((start + line.len() - trimmed.len()..end, Vec::new()))
                 }
@@ -251,5 +303,27 @@ mod tests {
         );
         assert!(restarted("docker compose up -d --force-recreate nocodb").is_none());
         assert!(restarted("docker compose logs restart").is_none());
+        assert_eq!(
+            restarted("docker compose pull && docker compose restart nocodb; echo ok").unwrap(),
+            (23..52, vec!["nocodb".to_string()])
+        );
+        assert_eq!(
+            restarted("ssh vps 'cd /opt/app && docker compose restart nocodb' || exit 1")
+                .unwrap()
+                .1,
+            ["nocodb"]
+        );
+        assert_eq!(
+            restarted("ssh vps \"docker compose restart \"n8n\" nocodb\"")
+                .unwrap()
+                .1,
+            ["n8n", "nocodb"]
+        );
+        assert_eq!(
+            restarted("docker container restart -t 30 nocodb>/dev/null")
+                .unwrap()
+                .1,
+            ["30", "nocodb"]
+        );
     }
 }

@@ -3,10 +3,9 @@ set -euo pipefail
 cd /opt/javisi
 
 rsync -a ./env/ /opt/javisi/env/
-docker compose -f docker-compose.yml pull
 
 # Reload the new secrets.
-docker compose -f docker-compose.yml restart nocodb
+docker compose pull && docker compose -f docker-compose.yml restart nocodb
 docker restart javisi_n8n
 
 # Caddy reads no env_file: a restart is fine.
