@@ -7,8 +7,9 @@ use crate::lint::{File, Kind, Run};
 declare_lint_rule! {
     /// ## What it does
     /// Flags `rate_limit` in a Caddyfile that will not load:
-    /// - the compose file of the same run mounts this Caddyfile into the stock
-    ///   `caddy` image, which does not contain the plugin;
+    /// - the compose file of the same run mounts this Caddyfile (or a directory
+    ///   holding it) into the stock `caddy` image, which does not contain the
+    ///   plugin;
     /// - or the directive is outside a `route` block with no `order rate_limit ...`
     ///   global option (the plugin's handler has no default order).
     ///
@@ -40,9 +41,11 @@ declare_lint_rule! {
     pub struct CaddyRateLimitPlugin => "caddy-rate-limit-plugin", Error, [Caddyfile];
 }
 
-/// The compose service (with its file) that mounts the Caddyfile at `path`.
+/// The compose service (with its file) that mounts the Caddyfile at `path`, itself
+/// or a directory holding it (`./caddy:/etc/caddy`); a stock `caddy` service first.
 fn mounting_service<'a>(run: &'a Run, path: &Path) -> Option<(String, &'a File, bool)> {
     let wanted = path.canonicalize().ok()?;
+    let mut found = None;
     for compose in run.files.iter().filter(|f| f.kind == Kind::Compose) {
         for service in services(compose) {
             for mount in service.mounts() {
@@ -50,17 +53,23 @@ fn mounting_service<'a>(run: &'a Run, path: &Path) -> Option<(String, &'a File, 
                     continue;
                 };
                 let resolved = compose.directory().join(source);
-                if resolved.canonicalize().ok().as_deref() == Some(wanted.as_path()) {
+                if resolved
+                    .canonicalize()
+                    .is_ok_and(|r| wanted.starts_with(&r))
+                {
                     let stock = service.get("build").is_none()
                         && service
                             .image()
                             .is_some_and(|(image, _)| image.is(&["caddy"]));
-                    return Some((service.name.to_string(), compose, stock));
+                    if stock {
+                        return Some((service.name.to_string(), compose, stock));
+                    }
+                    found.get_or_insert((service.name.to_string(), compose, stock));
                 }
             }
         }
     }
-    None
+    found
 }
 
 impl CaddyRateLimitPlugin {

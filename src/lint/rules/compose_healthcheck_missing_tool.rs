@@ -9,9 +9,10 @@ declare_lint_rule! {
     /// Flags a `healthcheck` that runs a program its image does not contain, for the
     /// images whose contents are known (the same knowledge as the stack rule
     /// `healthcheck-missing-tool`, where each fact's upstream source is cited):
-    /// `grafana/loki` 3.6+ is distroless (only `loki -health` works, from 3.6.5 on), `qdrant/qdrant`
-    /// has neither `curl` nor `wget`, `ghcr.io/berriai/litellm` has no `curl` (and
-    /// no `wget` since v1.80.5), `n8nio/n8n` has no `curl`.
+    /// `grafana/loki` 3.6+ is distroless (only `loki -health` works, and only from
+    /// 3.6.5 on), `qdrant/qdrant` has neither `curl` nor `wget`,
+    /// `ghcr.io/berriai/litellm` has no `curl` (and no `wget` since v1.80.5),
+    /// `n8nio/n8n` has no `curl`.
     ///
     /// ## Why is this bad?
     /// The check fails with "executable file not found" forever: the container is
@@ -47,15 +48,7 @@ impl ComposeHealthcheckMissingTool {
                 continue;
             };
             // `loki -health` exists from 3.6.5 on (grafana/loki#20313, 002 §7.1).
-            let health_flag = test
-                .as_seq()
-                .iter()
-                .find(|n| n.as_str() == Some("-health"))
-                .or_else(|| {
-                    test.as_str()
-                        .is_some_and(|t| t.contains("-health"))
-                        .then_some(test)
-                });
+            let health_flag = test.as_seq().iter().find(|n| n.as_str() == Some("-health"));
             if let Some(flag) = health_flag
                 && image.is(&["grafana/loki"])
                 && image.at_least(&[3, 6, 5]) == Some(false)
