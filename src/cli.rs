@@ -563,54 +563,13 @@ fn render_cmd(args: &StackArgs, out: &Path, identity: &IdentityArgs) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-/// Expand directories into the files `vpai lint` knows how to read.
-fn lint_inputs(paths: &[PathBuf]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            out.push(dir.to_path_buf());
-            return;
-        };
-        let mut entries: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(&path, out);
-                continue;
-            }
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            match crate::lint::kind_of(&path, &text) {
-                Some(crate::lint::Kind::Compose | crate::lint::Kind::Caddyfile) => out.push(path),
-                // Among YAML files found by walking only compose files count.
-                Some(crate::lint::Kind::Script)
-                    if !path.extension().is_some_and(|e| e == "yml" || e == "yaml") =>
-                {
-                    out.push(path)
-                }
-                _ => {}
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            walk(path, &mut out);
-        } else {
-            out.push(path.clone());
-        }
-    }
-    out
-}
-
 fn lint_cmd(
     paths: &[PathBuf],
     format: LintFormat,
     options: &crate::lint::suppress::Options,
     color: bool,
 ) -> Result<ExitCode, Failure> {
-    let inputs = lint_inputs(paths);
-    let report = crate::lint::lint(&inputs, options).map_err(|d| Failure {
+    let report = crate::lint::lint(paths, options).map_err(|d| Failure {
         diagnostics: vec![d],
         sources: Sources::default(),
     })?;

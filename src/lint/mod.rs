@@ -93,44 +93,92 @@ pub struct Report {
     pub files: usize,
 }
 
-/// Guess a file's kind from its name, then its content.
-pub fn kind_of(path: &Path, text: &str) -> Option<Kind> {
+/// A file's kind from its name alone; `None` for YAML, which only its content decides.
+fn kind_by_name(path: &Path) -> Option<Option<Kind>> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default()
         .to_ascii_lowercase();
     if name.starts_with("caddyfile") || name.ends_with(".caddy") || name.ends_with(".caddyfile") {
-        return Some(Kind::Caddyfile);
+        return Some(Some(Kind::Caddyfile));
     }
     if name.ends_with(".sh") || name == "makefile" || name == "justfile" || name.ends_with(".mk") {
-        return Some(Kind::Script);
+        return Some(Some(Kind::Script));
     }
     if name.ends_with(".yml") || name.ends_with(".yaml") {
-        // YAML that does not parse is reported as a compose file's syntax error
-        // rather than skipped as a script.
-        let compose_like = yaml::parse(text)
-            .map(|root| compose::is_compose(&root))
-            .unwrap_or(true);
-        return Some(if compose_like {
-            Kind::Compose
-        } else {
-            Kind::Script
-        });
+        return Some(None);
     }
     None
 }
 
-/// Read and parse the files; a file that cannot be read or parsed becomes a
-/// diagnostic and is left out of the rules.
+fn is_yaml(path: &Path) -> bool {
+    kind_by_name(path) == Some(None)
+}
+
+/// A parse failure: the message and the byte offset it was found at.
+type SyntaxError = (String, usize);
+
+/// The kind and the parsed content of a file, parsed once. YAML with a top-level
+/// `services` mapping is a compose file, other YAML a script (Ansible tasks); YAML
+/// that does not parse is reported as a compose file's syntax error rather than
+/// skipped as a script.
+fn parse(path: &Path, text: &str) -> Option<(Kind, Result<Parsed, SyntaxError>)> {
+    Some(match kind_by_name(path)? {
+        Some(Kind::Caddyfile) => (
+            Kind::Caddyfile,
+            caddyfile::Caddyfile::parse(text)
+                .map(Parsed::Caddyfile)
+                .map_err(|e| (e.message, e.offset)),
+        ),
+        Some(kind) => (kind, Ok(Parsed::Script)),
+        None => match yaml::parse(text) {
+            Ok(root) if !compose::is_compose(&root) => (Kind::Script, Ok(Parsed::Script)),
+            Ok(root) => (Kind::Compose, Ok(Parsed::Compose(root))),
+            Err(e) => (Kind::Compose, Err((e.message, e.offset))),
+        },
+    })
+}
+
+/// The files to read: the paths given, with directories searched (sorted) for the
+/// files `vpai lint` reads by name. `true` marks a file found by searching.
+fn expand(paths: &[PathBuf]) -> Vec<(PathBuf, bool)> {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, bool)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            out.push((dir.to_path_buf(), false));
+            return;
+        };
+        let mut entries: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if kind_by_name(&path).is_some() {
+                out.push((path, true));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut out);
+        } else {
+            out.push((path.clone(), false));
+        }
+    }
+    out
+}
+
+/// Read and parse the files (directories searched); a file that cannot be read or
+/// parsed becomes a diagnostic and is left out of the rules.
 pub fn load(paths: &[PathBuf]) -> (Run, Vec<Diagnostic>) {
     let mut run = Run {
         sources: Sources::default(),
         files: Vec::new(),
     };
     let mut problems = Vec::new();
-    for path in paths {
-        let text = match std::fs::read_to_string(path) {
+    for (path, found) in expand(paths) {
+        let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) => {
                 problems.push(
@@ -140,7 +188,7 @@ pub fn load(paths: &[PathBuf]) -> (Run, Vec<Diagnostic>) {
                 continue;
             }
         };
-        let Some(kind) = kind_of(path, &text) else {
+        let Some((kind, parsed)) = parse(&path, &text) else {
             problems.push(
                 Diagnostic::error(
                     "lint-input",
@@ -150,20 +198,15 @@ pub fn load(paths: &[PathBuf]) -> (Run, Vec<Diagnostic>) {
             );
             continue;
         };
+        // In a searched directory, YAML other than compose files is configuration
+        // (Loki, LiteLLM...), not a deploy script.
+        if found && kind == Kind::Script && is_yaml(&path) {
+            continue;
+        }
         let source = run.sources.add(path.display().to_string(), text);
-        let text = run.sources.text(source);
-        let parsed = match kind {
-            Kind::Compose => yaml::parse(text)
-                .map(Parsed::Compose)
-                .map_err(|e| (e.message, e.offset)),
-            Kind::Caddyfile => caddyfile::Caddyfile::parse(text)
-                .map(Parsed::Caddyfile)
-                .map_err(|e| (e.message, e.offset)),
-            Kind::Script => Ok(Parsed::Script),
-        };
         match parsed {
             Ok(parsed) => run.files.push(File {
-                path: path.clone(),
+                path,
                 source,
                 kind,
                 parsed,
