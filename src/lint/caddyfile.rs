@@ -112,6 +112,11 @@ impl Caddyfile {
         out
     }
 
+    /// Every directive named `name`, anywhere in the file.
+    pub fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Directive> {
+        self.walk().into_iter().filter(move |d| d.name() == name)
+    }
+
     /// The directives of a block with `import SNIPPET` replaced by the snippet's
     /// body; each comes with the `import` line that brought it in, if any.
     pub fn expanded<'a>(

@@ -134,7 +134,7 @@ pub(crate) fn shell_programs(line: &str) -> Vec<String> {
 }
 
 /// Every program the check runs, in order.
-fn programs(test: &HealthTest) -> Vec<String> {
+pub(crate) fn programs(test: &HealthTest) -> Vec<String> {
     match test {
         HealthTest::Http { probe, .. } => vec![
             match probe {

@@ -65,11 +65,7 @@ impl CaddyHandleResponseErrors {
         let Some(caddyfile) = file.caddyfile() else {
             return;
         };
-        for proxy in caddyfile
-            .walk()
-            .into_iter()
-            .filter(|d| d.name() == "reverse_proxy")
-        {
+        for proxy in caddyfile.named("reverse_proxy") {
             for handler in proxy
                 .children()
                 .iter()

@@ -84,17 +84,11 @@ impl CaddyRateLimitPlugin {
         });
         let in_route = |target: &crate::lint::caddyfile::Directive| {
             caddyfile
-                .walk()
-                .into_iter()
-                .filter(|d| d.name() == "route")
+                .named("route")
                 .any(|route| route.children().iter().any(|c| std::ptr::eq(c, target)))
         };
         let stock = mounting_service(run, &file.path);
-        for limit in caddyfile
-            .walk()
-            .into_iter()
-            .filter(|d| d.name() == "rate_limit")
-        {
+        for limit in caddyfile.named("rate_limit") {
             if let Some((service, compose, true)) = &stock {
                 out.push(
                     Self::diagnostic("`rate_limit` needs a Caddy built with the caddy-ratelimit plugin")

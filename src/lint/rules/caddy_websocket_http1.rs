@@ -50,11 +50,7 @@ impl CaddyWebsocketHttp1 {
         let Some(caddyfile) = file.caddyfile() else {
             return;
         };
-        for proxy in caddyfile
-            .walk()
-            .into_iter()
-            .filter(|d| d.name() == "reverse_proxy")
-        {
+        for proxy in caddyfile.named("reverse_proxy") {
             if forces_http1(proxy) {
                 continue;
             }

@@ -28,7 +28,7 @@ declare_lint_rule! {
 }
 
 impl ComposeHealthcheckLocalhost {
-    fn run(&self, file: &File, run: &Run, out: &mut Vec<Diagnostic>) {
+    fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
             let Some((command, test)) = service.healthcheck_command() else {
                 continue;
@@ -36,18 +36,11 @@ impl ComposeHealthcheckLocalhost {
             if !names_localhost(&command) {
                 continue;
             }
-            // A block scalar's span runs on to the next key: trim the fallback.
             let span = test
                 .as_seq()
                 .iter()
                 .find(|n| n.text().is_some_and(|t| names_localhost(&t)))
-                .map_or_else(
-                    || {
-                        let text = &run.sources.text(file.source)[test.span.clone()];
-                        test.span.start..test.span.start + text.trim_end().len()
-                    },
-                    |n| n.span.clone(),
-                );
+                .map_or_else(|| test.span.clone(), |n| n.span.clone());
             out.push(
                 Self::diagnostic(format!(
                     "`{}`'s health check reaches the service through `localhost`",

@@ -2,7 +2,8 @@ use crate::diagnostic::Diagnostic;
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::yaml::Value;
 use crate::lint::{File, Run};
-use crate::rules::healthcheck_missing_tool::{basename, profile, shell_programs};
+use crate::rules::healthcheck_missing_tool::{basename, profile, programs, shell_programs};
+use crate::stack::model::HealthTest;
 
 declare_lint_rule! {
     /// ## What it does
@@ -36,7 +37,7 @@ declare_lint_rule! {
 }
 
 impl ComposeHealthcheckMissingTool {
-    fn run(&self, file: &File, run: &Run, out: &mut Vec<Diagnostic>) {
+    fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
             let Some((image, _)) = service.image() else {
                 continue;
@@ -67,43 +68,25 @@ impl ComposeHealthcheckMissingTool {
                 );
                 continue;
             }
-            let programs = match &test.value {
-                Value::Str(line) => {
-                    let mut p = vec!["sh".to_string()];
-                    p.extend(shell_programs(line));
-                    p
-                }
+            // The compose test as the stack's health test, so both rules read the
+            // programs a check runs the same way.
+            let health = match &test.value {
+                Value::Str(line) => HealthTest::Shell(line.clone()),
                 Value::Seq(items) => {
                     let words: Vec<String> = items.iter().filter_map(|n| n.text()).collect();
                     match words.first().map(String::as_str) {
-                        Some("CMD-SHELL") => {
-                            let mut p = vec!["sh".to_string()];
-                            p.extend(words[1..].iter().flat_map(|w| shell_programs(w)));
-                            p
-                        }
-                        Some("CMD") => {
-                            let mut p: Vec<String> = words
-                                .get(1)
-                                .map(|w| basename(w).to_string())
-                                .into_iter()
-                                .collect();
-                            if matches!(p.first().map(String::as_str), Some("sh" | "bash"))
-                                && let Some(i) = words.iter().position(|w| w == "-c")
-                            {
-                                p.extend(words[i + 1..].iter().flat_map(|w| shell_programs(w)));
-                            }
-                            p
-                        }
+                        Some("CMD-SHELL") => HealthTest::Shell(words[1..].join(" ")),
+                        Some("CMD") => HealthTest::Exec(words[1..].to_vec()),
                         _ => continue,
                     }
                 }
                 _ => continue,
             };
+            let programs = programs(&health);
             let Some(program) = profile.absent(&programs) else {
                 continue;
             };
-            // Point at the word that runs the program (`CMD-SHELL` runs `sh`); a
-            // block node's span runs on to the next key, so the fallback is trimmed.
+            // Point at the word that runs the program (`CMD-SHELL` runs `sh`).
             let span = test
                 .as_seq()
                 .iter()
@@ -114,13 +97,7 @@ impl ComposeHealthcheckMissingTool {
                             || (t.contains(' ') && shell_programs(&t).contains(program))
                     })
                 })
-                .map_or_else(
-                    || {
-                        let text = &run.sources.text(file.source)[test.span.clone()];
-                        test.span.start..test.span.start + text.trim_end().len()
-                    },
-                    |n| n.span.clone(),
-                );
+                .map_or_else(|| test.span.clone(), |n| n.span.clone());
             out.push(
                 Self::diagnostic(format!(
                     "`{}`'s health check runs `{program}`, which its image does not contain",
