@@ -48,6 +48,8 @@ pub struct Project {
 pub struct Vpn {
     pub cidr: IpNet,
     pub headscale_url: Option<String>,
+    /// Host running Headscale, if it is part of the stack.
+    pub server: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,6 +59,8 @@ pub struct Host {
     pub vpn_address: Option<String>,
     pub ssh_user: String,
     pub ssh_port: u16,
+    /// Public keys of the operators allowed to log in as `ssh_user`.
+    pub ssh_keys: Vec<String>,
     pub memory: Option<Mib>,
     pub os_reserve: Mib,
     pub cpus: Option<f64>,

@@ -110,6 +110,10 @@ pub struct RawVpn {
     #[schemars(with = "String")]
     pub cidr: Spanned<String>,
     pub headscale_url: Option<String>,
+    /// The host that runs the VPN's control server (Headscale). vpai renders its DNS
+    /// records (`dns.extra_records`) for every host's subdomains there.
+    #[schemars(with = "Option<String>")]
+    pub server: Option<Spanned<String>>,
 }
 
 /// A host. In `[env.X.hosts.NAME]` every field is optional and overrides the base.
@@ -134,6 +138,8 @@ pub struct RawHost {
 pub struct RawSsh {
     pub user: Option<String>,
     pub port: Option<u16>,
+    /// Public keys allowed to log in as `user` (written by `vpai host bootstrap`).
+    pub keys: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -457,6 +463,7 @@ impl RawHost {
                 (Some(b), Some(o)) => Some(RawSsh {
                     user: o.user.or(b.user),
                     port: o.port.or(b.port),
+                    keys: o.keys.or(b.keys),
                 }),
                 (b, o) => o.or(b),
             },

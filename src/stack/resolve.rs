@@ -221,6 +221,20 @@ impl Resolver {
         let project = self.project(&raw.project, &overlay);
         let vpn = raw.vpn.as_ref().and_then(|v| self.vpn(v));
         let hosts = self.hosts(&raw.hosts, &overlay.hosts);
+        if let Some(server) = raw.vpn.as_ref().and_then(|v| v.server.as_ref())
+            && !hosts.contains_key(server.get_ref())
+        {
+            let span = self.stack_span(server);
+            let hint = suggest::hint(server.get_ref(), hosts.keys().map(String::as_str));
+            self.error(
+                Diagnostic::error(
+                    "unknown-reference",
+                    format!("[vpn] server: unknown host `{}`", server.get_ref()),
+                )
+                .at(Some(&span), "no such host in [hosts]")
+                .maybe_help(hint),
+            );
+        }
         let networks = self.networks(&raw.networks);
         let mut external = raw.external_databases.clone();
         external.extend(overlay.external_databases.clone());
@@ -354,6 +368,7 @@ impl Resolver {
             Ok(cidr) => Some(Vpn {
                 cidr,
                 headscale_url: raw.headscale_url.clone(),
+                server: raw.server.as_ref().map(|s| s.get_ref().clone()),
             }),
             Err(_) => {
                 let span = self.stack_span(&raw.cidr);
@@ -430,6 +445,7 @@ impl Resolver {
                     vpn_address: merged.vpn_address.clone(),
                     ssh_user: ssh.user.unwrap_or_else(|| "root".to_string()),
                     ssh_port: ssh.port.unwrap_or(22),
+                    ssh_keys: ssh.keys.unwrap_or_default(),
                     memory,
                     os_reserve,
                     cpus: merged.cpus,
@@ -448,6 +464,7 @@ impl Resolver {
                     vpn_address: None,
                     ssh_user: "root".to_string(),
                     ssh_port: 22,
+                    ssh_keys: Vec::new(),
                     memory: None,
                     os_reserve: Mib(512),
                     cpus: None,
