@@ -85,6 +85,11 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long, short)]
         yes: bool,
+        /// Run `vpai smoke` once the host converged; its failure fails the apply.
+        #[arg(long)]
+        smoke: bool,
+        #[command(flatten)]
+        smoke_args: SmokeArgs,
     },
     /// Apply on the local Docker engine, without asking.
     Up {
@@ -134,6 +139,23 @@ enum Command {
         /// List the recorded releases and exit.
         #[arg(long)]
         list: bool,
+    },
+    /// End-to-end checks of a deployed host, derived from the stack. Exit 1 if one fails.
+    ///
+    /// Every route through the host's proxy: public routes at the host's address,
+    /// VPN-only routes at its vpn_address with the site's name kept for TLS (SNI) and
+    /// the Host header; a VPN-only site must answer 403 outside the VPN; LiteLLM's
+    /// /health with its master key and /v1/models against the declared models; each
+    /// database reached from inside its consumers' containers. Checks run in
+    /// parallel, each with its own timeout.
+    #[command(
+        after_help = "Examples:\n  vpai smoke examples/local --target local\n  vpai smoke examples/javisi --host vps --json\n  vpai apply examples/javisi --host vps --smoke"
+    )]
+    Smoke {
+        #[command(flatten)]
+        deploy: DeployArgs,
+        #[command(flatten)]
+        smoke: SmokeArgs,
     },
     /// Break the deploy lock of a host (when the apply that held it is gone).
     Unlock {
@@ -288,6 +310,20 @@ struct DeployArgs {
 }
 
 #[derive(Args)]
+struct SmokeArgs {
+    /// Time limit of each check, e.g. `10s`.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    timeout: std::time::Duration,
+    /// Checks run at once.
+    #[arg(long, default_value_t = 8)]
+    parallel: usize,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|e| e.to_string())
+}
+
+#[derive(Args)]
 struct IdentityArgs {
     /// age identity file (or SSH private key) to decrypt secrets.age. Default:
     /// $VPAI_IDENTITY, the stack's [age] identity, ~/.config/vpai/identity.txt, ~/.ssh/id_ed25519.
@@ -392,7 +428,20 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
         }
         Command::Init(args) => init::run(args).map_err(Failure::from),
         Command::Plan { deploy, out } => plan_cmd(&deploy, out.as_ref()),
-        Command::Apply { deploy, plan, yes } => apply_cmd(&deploy, plan.as_ref(), yes, None),
+        Command::Apply {
+            deploy,
+            plan,
+            yes,
+            smoke,
+            smoke_args,
+        } => apply_cmd(
+            &deploy,
+            plan.as_ref(),
+            yes,
+            None,
+            smoke.then_some(&smoke_args),
+        ),
+        Command::Smoke { deploy, smoke } => smoke_cmd(&deploy, &smoke),
         Command::Up {
             stack,
             host,
@@ -406,7 +455,7 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
                 identity,
                 json,
             };
-            apply_cmd(&deploy, None, true, Some("up"))
+            apply_cmd(&deploy, None, true, Some("up"), None)
         }
         Command::Status { deploy } => status_cmd(&deploy),
         Command::Logs {
@@ -922,6 +971,7 @@ fn apply_cmd(
     saved: Option<&PathBuf>,
     yes: bool,
     verb: Option<&str>,
+    smoke: Option<&SmokeArgs>,
 ) -> Result<ExitCode, Failure> {
     let Planned {
         ctx,
@@ -937,10 +987,13 @@ fn apply_cmd(
         eprint!("{}", crate::engine::plan::render_text(&plan));
     }
     if plan.is_empty() {
-        if args.json {
+        if args.json && smoke.is_none() {
             print_json(&serde_json::json!({ "ok": true, "changed": false, "plan": plan }));
         }
-        return Ok(ExitCode::SUCCESS);
+        return match smoke {
+            Some(s) => run_smoke(&rt, engine, &ctx, s, args.json),
+            None => Ok(ExitCode::SUCCESS),
+        };
     }
     if !yes && saved.is_none() {
         if !std::io::stdin().is_terminal() {
@@ -986,7 +1039,75 @@ fn apply_cmd(
             report.release
         );
     }
-    Ok(exit(report.ok))
+    match smoke {
+        Some(s) if report.ok => {
+            let engine = connect(&rt, &ctx.target)?;
+            run_smoke(&rt, engine, &ctx, s, args.json)
+        }
+        _ => Ok(exit(report.ok)),
+    }
+}
+
+fn smoke_cmd(args: &DeployArgs, smoke: &SmokeArgs) -> Result<ExitCode, Failure> {
+    let ctx = deploy_context(args)?;
+    let rt = deploy::runtime();
+    let engine = connect(&rt, &ctx.target)?;
+    run_smoke(&rt, engine, &ctx, smoke, args.json)
+}
+
+fn run_smoke(
+    rt: &tokio::runtime::Runtime,
+    engine: crate::engine::Engine,
+    ctx: &deploy::Context,
+    args: &SmokeArgs,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let report = rt
+        .block_on(deploy::smoke(engine, ctx, args.timeout, args.parallel))
+        .map_err(|diagnostics| Failure {
+            diagnostics,
+            sources: ctx.stack.sources.clone(),
+        })?;
+    if json {
+        print_json(&report);
+    } else {
+        print!("{}", smoke_table(&report));
+    }
+    Ok(exit(report.ok()))
+}
+
+/// One line per check: result, kind, name, what was found, time.
+fn smoke_table(report: &crate::smoke::Report) -> String {
+    let width = |f: &dyn Fn(&crate::smoke::Outcome) -> usize| {
+        report.checks.iter().map(f).max().unwrap_or(0)
+    };
+    let name_width = width(&|o| o.check.name.chars().count()).max(5);
+    let mut out = format!(
+        "smoke `{}` on `{}`\n{:<4}  {:<8}  {:<name_width$}  {:>6}  DETAIL\n",
+        report.project, report.host, "", "KIND", "CHECK", "TIME"
+    );
+    for o in &report.checks {
+        out.push_str(&format!(
+            "{:<4}  {:<8}  {:<name_width$}  {:>4}ms  {}\n",
+            if o.passed { "ok" } else { "FAIL" },
+            o.check.kind.label(),
+            o.check.name,
+            o.millis,
+            if o.passed {
+                o.detail.clone()
+            } else {
+                format!("{} — {}", o.detail, o.check.target)
+            },
+        ));
+    }
+    out.push_str(&format!(
+        "{} passed, {} failed\n",
+        report.passed, report.failed
+    ));
+    for note in &report.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out
 }
 
 /// Status, logs, down and unlock need the project name and a target, not the secrets.

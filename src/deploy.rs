@@ -167,6 +167,27 @@ pub async fn apply(
     .map_err(error)
 }
 
+/// Derive the host's smoke checks from the stack and run them.
+pub async fn smoke(
+    engine: Engine,
+    ctx: &Context,
+    timeout: std::time::Duration,
+    parallel: usize,
+) -> Result<crate::smoke::Report, Vec<Diagnostic>> {
+    let bundle = crate::render::render(&ctx.stack, &ctx.secrets)?;
+    let checks = crate::smoke::derive(&ctx.stack, &bundle, &ctx.host);
+    let checks = crate::smoke::run(checks, Some(Arc::new(engine)), timeout, parallel).await;
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    Ok(crate::smoke::Report {
+        project: ctx.stack.project.name.clone(),
+        host: ctx.host.clone(),
+        notes: crate::smoke::notes(&ctx.stack, &ctx.host),
+        passed: checks.len() - failed,
+        failed,
+        checks,
+    })
+}
+
 /// Load the secrets of a stack directory.
 pub fn load_secrets(
     stack_dir: &Path,

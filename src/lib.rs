@@ -17,6 +17,7 @@ pub mod lint;
 pub mod render;
 pub mod rules;
 pub mod secrets;
+pub mod smoke;
 pub mod source;
 pub mod stack;
 pub mod suggest;

@@ -357,3 +357,87 @@ fn seed_002_corrections_hold_in_the_rendered_bundle() {
         );
     }
 }
+
+/// 002 §12.2, §12.6: the VPN server gets the records of every host's sites, the
+/// Pi's included, each pointing at the VPN address of the host that serves it;
+/// and the Uptime Kuma monitors of 001 §6.1.
+#[test]
+fn vpn_server_gets_the_records_of_every_host_and_the_monitors() {
+    let (stack, values) = load("javisi", "prod");
+    let bundle = vpai::render::render(&stack, &values).unwrap();
+    let text = |p: &str| {
+        bundle
+            .get(p)
+            .unwrap_or_else(|| panic!("{p} not rendered"))
+            .content
+            .clone()
+    };
+    let records: Vec<serde_json::Value> =
+        serde_json::from_str(&text("vpn/headscale/extra-records.json")).unwrap();
+    let record = |name: &str| {
+        records
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no record for {name}"))["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // Every site of every host, at the address of the host whose Caddy serves it.
+    for service in stack.services.values() {
+        for route in &service.routes {
+            let site = route.site(stack.project.domain.as_deref());
+            let host = &stack.hosts[&service.host];
+            assert_eq!(
+                Some(record(&site)),
+                host.vpn_address,
+                "{site} (on {})",
+                host.name
+            );
+        }
+    }
+    assert_eq!(record("studio.example.cloud"), "100.64.0.1");
+    assert_eq!(record("cut.example.cloud"), "100.64.0.1");
+    assert_eq!(record("example.cloud"), "100.64.0.14");
+    assert!(records.iter().all(|r| r["type"] == "A"));
+
+    let dns: serde_json::Value = yaml_serde::from_str(&text("vpn/headscale/dns.yaml")).unwrap();
+    assert_eq!(dns["dns"]["override_local_dns"], true);
+    assert_eq!(
+        dns["dns"]["extra_records_path"],
+        "/etc/headscale/extra-records.json"
+    );
+
+    let monitors: Vec<serde_json::Value> =
+        serde_json::from_str(&text("vpn/uptime-kuma/monitors.json")).unwrap();
+    let urls: Vec<&str> = monitors
+        .iter()
+        .map(|m| m["url"].as_str().unwrap())
+        .collect();
+    for url in [
+        "https://example.cloud/health",
+        "https://mayi.example.cloud/healthz",
+        "https://tala.example.cloud/api/health",
+        "https://studio.example.cloud/system_stats",
+        "https://example.cloud",
+    ] {
+        assert!(urls.contains(&url), "no monitor for {url}: {urls:?}");
+    }
+    let tls = monitors
+        .iter()
+        .find(|m| m["url"] == "https://example.cloud")
+        .unwrap();
+    assert_eq!(tls["expiryNotification"], true);
+    assert_eq!(tls["interval"], 86400);
+
+    // Cross-host wiring (001 §11.6): n8n on the VPS reaches the Pi by its sites.
+    let n8n = text("vps/configs/n8n/n8n.env");
+    assert!(
+        n8n.contains("COMFYUI_URL=https://studio.example.cloud\n"),
+        "{n8n}"
+    );
+    assert!(
+        n8n.contains("REMOTION_URL=https://cut.example.cloud\n"),
+        "{n8n}"
+    );
+}

@@ -52,15 +52,7 @@ pub fn render(stack: &Stack, proxy: &Service) -> String {
     if domain.is_none() {
         out.push_str("\tauto_https off\n");
     }
-    // `config = { local_certs = true }`: certificates from Caddy's own CA, for
-    // staging and tests where no ACME server is reachable.
-    if proxy
-        .config
-        .as_ref()
-        .and_then(|c| c.get("local_certs"))
-        .and_then(|v| v.as_bool())
-        == Some(true)
-    {
+    if proxy.local_certs() {
         out.push_str("\tlocal_certs\n");
     }
     out.push_str("\tservers {\n\t\tprotocols h1 h2 h3\n\t}\n}\n\n");

@@ -24,6 +24,38 @@ pub fn render(env: &IndexMap<String, String>) -> String {
     out
 }
 
+/// The `KEY=value` pairs of a file `render` wrote, values unquoted: what a
+/// container sees. Comment and blank lines are skipped.
+pub fn parse(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(key, value)| (key.to_string(), unquote(value)))
+        .collect()
+}
+
+fn unquote(value: &str) -> String {
+    if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        return inner.to_string();
+    }
+    let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) else {
+        return value.to_string();
+    };
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match (c, c == '\\') {
+            (_, true) => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            },
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
 fn quote(value: &str) -> String {
     let plain = !value.is_empty()
         && value
@@ -54,5 +86,25 @@ mod tests {
         assert_eq!(quote("a b"), "'a b'");
         assert_eq!(quote("pa$$word"), "'pa$$word'");
         assert_eq!(quote("it's"), "\"it's\"");
+    }
+
+    #[test]
+    fn parse_reads_back_what_render_writes() {
+        let env: IndexMap<String, String> = [
+            ("PLAIN", "abc123"),
+            ("SPACE", "a b"),
+            ("DOLLAR", "pa$$word"),
+            ("QUOTE", "it's \"x\" $y\\z"),
+            ("LINES", "a\nb"),
+            ("EMPTY", ""),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut parsed = parse(&render(&env));
+        parsed.sort();
+        let mut expected: Vec<(String, String)> = env.into_iter().collect();
+        expected.sort();
+        assert_eq!(parsed, expected);
     }
 }

@@ -24,8 +24,9 @@ use crate::stack::raw::Kind;
 mod caddyfile;
 mod compose;
 pub use compose::health_test;
-mod env_file;
+pub mod env_file;
 pub(crate) mod generators;
+mod vpn_server;
 
 /// One rendered file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +194,16 @@ pub fn render(stack: &Stack, secrets: &SecretValues) -> Result<Bundle, Vec<Diagn
             generators::daemon_json(),
             0o644,
         );
+    }
+    if let Some(server) = stack.vpn.as_ref().and_then(|v| v.server.as_deref()) {
+        match vpn_server::render(stack, server) {
+            Ok(files) => {
+                for (path, content) in files {
+                    bundle.add(PathBuf::from(server).join(path), content, 0o644);
+                }
+            }
+            Err(mut d) => diagnostics.append(&mut d),
+        }
     }
     if !diagnostics.is_empty() {
         return Err(diagnostics);

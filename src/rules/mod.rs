@@ -9,6 +9,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::stack::Stack;
 
 mod admin_ui_public;
+mod cross_host_internal_url;
 mod data_owner_mismatch;
 mod dependency_cycle;
 mod grafana_datasource_user;
@@ -102,6 +103,7 @@ pub static RULES: &[&dyn Rule] = &[
     &subpath_unsupported::SubpathUnsupported,
     &route_without_proxy::RouteWithoutProxy,
     &platform_mismatch::PlatformMismatch,
+    &cross_host_internal_url::CrossHostInternalUrl,
     // Seed 002's pitfalls (docs/pitfalls.md).
     &unpinned_image::UnpinnedImage,
     &image_tag_format::ImageTagFormat,

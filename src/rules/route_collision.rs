@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use crate::diagnostic::Diagnostic;
 use crate::rules::declare_rule;
 use crate::stack::Stack;
-use crate::stack::model::Route;
+use crate::stack::model::{Port, Route};
 
 declare_rule! {
     /// ## What it does
@@ -72,21 +72,32 @@ impl RouteCollision {
                 );
             }
         }
-        let mut ports: BTreeMap<(String, u16, String), Vec<&str>> = BTreeMap::new();
+        // The same port on two different addresses is fine (a VPN address and a
+        // public one); on the same address, or with either on all addresses, the
+        // second bind fails when the container starts.
+        type HostPort = (String, u16, String);
+        let mut ports: BTreeMap<HostPort, Vec<(&str, &Port)>> = BTreeMap::new();
         for service in stack.services.values() {
             for port in &service.ports {
                 ports
                     .entry((service.host.clone(), port.published, port.protocol.clone()))
                     .or_default()
-                    .push(&service.name);
+                    .push((&service.name, port));
             }
         }
-        for ((host, number, protocol), users) in ports.into_iter().filter(|(_, v)| v.len() > 1) {
-            let span = stack.services[users[1]]
-                .ports
-                .iter()
-                .find(|p| p.published == number && p.protocol == protocol)
-                .and_then(|p| p.span.clone());
+        let everywhere = |bind: &str| matches!(bind, "" | "0.0.0.0" | "::" | "[::]");
+        for ((host, number, protocol), binds) in ports {
+            let clash = binds.iter().enumerate().find_map(|(i, (_, a))| {
+                binds[..i].iter().find_map(|(first, b)| {
+                    (a.bind == b.bind || everywhere(&a.bind) || everywhere(&b.bind))
+                        .then_some((*first, i))
+                })
+            });
+            let Some((first, second)) = clash else {
+                continue;
+            };
+            let users = [first, binds[second].0];
+            let span = binds[second].1.span.clone();
             out.push(
                 Self::diagnostic(format!(
                     "port {number}/{protocol} on host `{host}` is published by {}",

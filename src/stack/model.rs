@@ -178,6 +178,16 @@ impl Service {
         self.health.is_some()
     }
 
+    /// `config = { local_certs = true }` on a proxy: certificates from Caddy's own
+    /// CA, for staging and tests where no ACME server is reachable.
+    pub fn local_certs(&self) -> bool {
+        self.config
+            .as_ref()
+            .and_then(|c| c.get("local_certs"))
+            .and_then(|v| v.as_bool())
+            == Some(true)
+    }
+
     /// Container name on the host.
     pub fn container_name(&self, project: &str) -> String {
         format!("{project}_{}", self.name)

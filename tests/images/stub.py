@@ -12,6 +12,11 @@ Environment:
                     JSON body as true (set) / false (unset); when empty, every
                     variable set in the environment is reported as true.
                     Values are never reported.
+  STUB_BEARER_ENV   name of a variable holding a token: every path but the
+                    health path then needs "Authorization: Bearer TOKEN", else
+                    401 (LiteLLM's master key)
+  STUB_MODELS       comma-separated model names: GET /v1/models answers
+                    {"object": "list", "data": [{"id": NAME, ...}, ...]}
 
 Any other path, any method: 200 {"service": NAME, "path": PATH, "env": {...}}.
 One log line per request on stdout. SIGTERM/SIGINT: exit 0 at once.
@@ -27,6 +32,8 @@ PORT = int(os.environ.get("STUB_PORT") or "8080")
 NAME = os.environ.get("STUB_NAME") or "vpai-stub"
 HEALTH_PATH = os.environ.get("STUB_HEALTH_PATH") or "/health"
 FAIL_HEALTH = os.environ.get("STUB_FAIL_HEALTH") == "1"
+BEARER_ENV = os.environ.get("STUB_BEARER_ENV") or ""
+MODELS = [m.strip() for m in os.environ.get("STUB_MODELS", "").split(",") if m.strip()]
 
 
 def env_names():
@@ -61,6 +68,15 @@ class Handler(BaseHTTPRequestHandler):
                 self.answer(500, "failing %s\n" % NAME, "text/plain")
             else:
                 self.answer(200, "ok %s\n" % NAME, "text/plain")
+            return
+        if BEARER_ENV:
+            expected = "Bearer " + os.environ.get(BEARER_ENV, "")
+            if self.headers.get("Authorization") != expected:
+                self.answer(401, "unauthorized %s\n" % NAME, "text/plain")
+                return
+        if path == "/v1/models" and MODELS:
+            data = [{"id": m, "object": "model", "owned_by": NAME} for m in MODELS]
+            self.answer(200, json.dumps({"object": "list", "data": data}) + "\n", "application/json")
             return
         body = json.dumps({"service": NAME, "path": self.path, "env": env_names()})
         self.answer(200, body + "\n", "application/json")
