@@ -195,6 +195,10 @@ pub fn load_secrets(
     identity: Option<&Path>,
 ) -> Result<SecretValues, Diagnostic> {
     let file = stack_dir.join(secrets::SECRETS_FILE);
+    // A stack that needs no secret needs no secrets file either.
+    if !file.exists() && stack.secrets.is_empty() {
+        return Ok(SecretValues::default());
+    }
     if !file.exists() {
         return Err(
             Diagnostic::error("secrets", format!("{} does not exist", file.display()))

@@ -238,10 +238,11 @@ fn route_checks(
         .iter()
         .find(|p| p.target == default_port)
         .map_or(default_port, |p| p.published);
-    // A host without an address is this machine: its proxy publishes on loopback.
-    let public = match &host_spec.address {
-        Some(a) => Connect::At(a.clone(), port),
-        None => Connect::At("127.0.0.1".to_string(), port),
+    // A host without a public address is reached through the VPN, and one with no
+    // address at all is this machine: its proxy publishes on loopback.
+    let public = match (&host_spec.address, &host_spec.vpn_address) {
+        (Some(a), _) | (None, Some(a)) => Connect::At(a.clone(), port),
+        (None, None) => Connect::At("127.0.0.1".to_string(), port),
     };
     let vpn = match (&host_spec.vpn_address, &host_spec.address) {
         (Some(a), _) => Connect::At(a.clone(), port),

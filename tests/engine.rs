@@ -45,6 +45,23 @@ fn require_images() {
     }
 }
 
+/// A fresh age identity in `dir/identity.txt` (made by `vpai init`), and its recipient.
+fn new_identity(dir: &Path) -> (PathBuf, String) {
+    let identity = dir.join("identity.txt");
+    let init = run(vpai()
+        .args(["init", "--defaults", "--name", "seed"])
+        .arg(dir.join("seed"))
+        .arg("--identity-out")
+        .arg(&identity));
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let recipient = std::fs::read_to_string(&identity)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+        .unwrap();
+    (identity, recipient)
+}
+
 /// One project on the local engine, from `tests/e2e/vpai.toml`.
 struct E2e {
     project: String,
@@ -59,18 +76,7 @@ impl E2e {
         require_images();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("stack");
-        let identity = tmp.path().join("identity.txt");
-        let init = run(vpai()
-            .args(["init", "--defaults", "--name", "seed"])
-            .arg(tmp.path().join("seed"))
-            .arg("--identity-out")
-            .arg(&identity));
-        assert_eq!(init.code, 0, "{}", init.stderr);
-        let recipient = std::fs::read_to_string(&identity)
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
-            .unwrap();
+        let (_, recipient) = new_identity(tmp.path());
         std::fs::create_dir_all(&dir).unwrap();
         let project = format!("e2e{name}");
         // examples/local under this test's name, encrypted to this test's identity.
@@ -1161,4 +1167,348 @@ fn smoke_reaches_vpn_only_sites_at_the_vpn_address_and_sees_them_refused_outside
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "403");
+}
+
+/// A second Docker engine, in its own network namespace: the "workstation" host of
+/// a two-host stack. Its veth gives this machine the VPN address 100.64.1.1 and
+/// the workstation 100.64.1.2; routes, NAT and published ports are the engine's
+/// own, as on a separate machine. Stopped and removed on drop.
+struct SecondEngine {
+    socket: PathBuf,
+    dockerd: std::process::Child,
+    _root: tempfile::TempDir,
+}
+
+const WS_NETNS: &str = "vpaiws";
+
+impl SecondEngine {
+    fn start() -> SecondEngine {
+        SecondEngine::remove_network();
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip").args(args).output().expect("ip runs");
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ip(&["netns", "add", WS_NETNS]);
+        ip(&[
+            "link", "add", "vws-h", "type", "veth", "peer", "name", "vws-c",
+        ]);
+        ip(&["link", "set", "vws-c", "netns", WS_NETNS]);
+        ip(&["addr", "add", "100.64.1.1/24", "dev", "vws-h"]);
+        ip(&["link", "set", "vws-h", "up"]);
+        ip(&[
+            "-n",
+            WS_NETNS,
+            "addr",
+            "add",
+            "100.64.1.2/24",
+            "dev",
+            "vws-c",
+        ]);
+        ip(&["-n", WS_NETNS, "link", "set", "vws-c", "up"]);
+        ip(&["-n", WS_NETNS, "link", "set", "lo", "up"]);
+        ip(&[
+            "-n",
+            WS_NETNS,
+            "route",
+            "add",
+            "default",
+            "via",
+            "100.64.1.1",
+        ]);
+
+        // Under /var/tmp: the storage driver may refuse a tmpfs.
+        let root = tempfile::Builder::new()
+            .prefix("vpai-ws-engine")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        let socket = root.path().join("docker.sock");
+        let driver = docker(&["info", "--format", "{{.Driver}}"]);
+        let config = root.path().join("daemon.json");
+        std::fs::write(
+            &config,
+            serde_json::json!({
+                "data-root": root.path().join("data"),
+                "exec-root": root.path().join("exec"),
+                "pidfile": root.path().join("docker.pid"),
+                "hosts": [format!("unix://{}", socket.display())],
+                "storage-driver": driver,
+                "mtu": 1400,
+            })
+            .to_string(),
+        )
+        .unwrap();
+        // nsenter enters the network namespace only: `ip netns exec` would also
+        // remount /sys, hiding the cgroups dockerd needs.
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{WS_NETNS}"))
+            .arg("dockerd")
+            .arg("--config-file")
+            .arg(&config)
+            .stdout(std::fs::File::create(root.path().join("dockerd.log")).unwrap())
+            .stderr(Stdio::from(
+                std::fs::File::create(root.path().join("dockerd.err")).unwrap(),
+            ))
+            .spawn()
+            .expect("dockerd starts");
+        let engine = SecondEngine {
+            socket,
+            dockerd: child,
+            _root: root,
+        };
+        let started = Instant::now();
+        while !engine.docker_ok(&["info"]) {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the second dockerd did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        // No registry: the images travel from the first engine.
+        let mut save = Command::new("docker")
+            .args(["save", "vpai-test/debian:bookworm", "vpai-test/caddy:2.11"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let load = Command::new("docker")
+            .args(["-H", &engine.target(), "load", "-q"])
+            .stdin(save.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(save.wait().unwrap().success(), "docker save failed");
+        assert!(
+            load.status.success(),
+            "{}",
+            String::from_utf8_lossy(&load.stderr)
+        );
+        engine
+    }
+
+    fn target(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    fn docker_ok(&self, args: &[&str]) -> bool {
+        Command::new("docker")
+            .args(["-H", &self.target()])
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    fn remove_network() {
+        let _ = Command::new("ip").args(["netns", "del", WS_NETNS]).output();
+        let _ = Command::new("ip").args(["link", "del", "vws-h"]).output();
+    }
+}
+
+impl Drop for SecondEngine {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args(["-H", &self.target(), "ps", "-aq"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default();
+        for id in ids.split_whitespace() {
+            let _ = Command::new("docker")
+                .args(["-H", &self.target(), "rm", "-f", id])
+                .output();
+        }
+        // SIGTERM: dockerd stops its containerd and unmounts its layers.
+        let _ = Command::new("kill")
+            .arg(self.dockerd.id().to_string())
+            .status();
+        let started = Instant::now();
+        while matches!(self.dockerd.try_wait(), Ok(None)) {
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = self.dockerd.kill();
+                let _ = self.dockerd.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        SecondEngine::remove_network();
+    }
+}
+
+#[test]
+fn two_hosts_on_two_engines_reach_each_other_through_the_vpn_site() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    require_images();
+    let tmp = tempfile::tempdir().unwrap();
+    let (identity, recipient) = new_identity(tmp.path());
+    let dir = tmp.path().join("stack");
+    std::fs::create_dir_all(&dir).unwrap();
+    let caddy = r#"image = "vpai-test/caddy:2.11"
+command = ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]
+health = { cmd = ["caddy", "version"], interval = "1s" }
+config = { local_certs = true }"#;
+    std::fs::write(
+        dir.join("vpai.toml"),
+        format!(
+            r#"[project]
+name = "e2emulti"
+domain = "multi.example"
+email = "ops@multi.example"
+
+[age]
+recipients = ["{recipient}"]
+
+[vpn]
+cidr = "100.64.0.0/10"
+
+[hosts.vps]
+vpn_address = "100.64.1.1"
+memory = "8G"
+
+[hosts.workstation]
+vpn_address = "100.64.1.2"
+memory = "8G"
+arch = "amd64"
+
+# n8n's part in 001 §11.6: on the VPS, it calls the studio on the workstation.
+[services.caller]
+image = "vpai-test/debian:bookworm"
+command = ["/usr/local/bin/vpai-stub"]
+port = 5678
+networks = ["egress"]
+needs_internet = true
+health = {{ http = "/health", interval = "1s", retries = 30 }}
+env = {{ STUB_PORT = "5678", STUB_NAME = "caller", STUDIO_URL = "{{{{ services.studio.public_url }}}}" }}
+
+[services.caddy-ws]
+from = "caddy"
+host = "workstation"
+{caddy}
+ports = [{{ published = 443, target = 443, bind = "100.64.1.2" }}]
+
+[services.studio]
+image = "vpai-test/debian:bookworm"
+command = ["/usr/local/bin/vpai-stub"]
+host = "workstation"
+port = 8188
+networks = ["frontend"]
+subdomain = "studio"
+access = "vpn"
+health = {{ http = "/health", interval = "1s", retries = 30 }}
+env = {{ STUB_PORT = "8188", STUB_NAME = "studio" }}
+exports = {{ public_url = "{{{{ route.public_url }}}}" }}
+"#
+        ),
+    )
+    .unwrap();
+    let vpai_in = |args: &[&str]| {
+        let out = run(vpai().args(args).arg(&dir).env("VPAI_IDENTITY", &identity));
+        assert_eq!(
+            out.code, 0,
+            "vpai {args:?}:\n{}\n{}",
+            out.stdout, out.stderr
+        );
+        out
+    };
+    vpai_in(&["secrets", "sync", "-C"]);
+    let workstation = SecondEngine::start();
+    let remove_vps = || {
+        let ids = docker(&["ps", "-aq", "--filter", "label=vpai.project=e2emulti"]);
+        for id in ids.lines() {
+            docker(&["rm", "-f", id]);
+        }
+        for id in docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            "label=vpai.project=e2emulti",
+        ])
+        .lines()
+        {
+            docker(&["network", "rm", id]);
+        }
+    };
+    remove_vps();
+
+    vpai_in(&[
+        "apply",
+        "--yes",
+        "--host",
+        "workstation",
+        "--target",
+        &workstation.target(),
+    ]);
+    vpai_in(&["apply", "--yes", "--host", "vps", "--target", "local"]);
+    // Each engine runs its own host's services only.
+    assert!(workstation.docker_ok(&["inspect", "e2emulti_studio"]));
+    assert!(!workstation.docker_ok(&["inspect", "e2emulti_caller"]));
+    assert!(
+        Command::new("docker")
+            .args(["inspect", "e2emulti_studio"])
+            .output()
+            .is_ok_and(|o| !o.status.success())
+    );
+
+    // The caller's container resolves the studio's site to the workstation's VPN
+    // address by itself, and the URL vpai wired into its env works end to end:
+    // VPS container -> VPN address -> the workstation's Caddy (VPN-only site) -> studio.
+    let resolved = docker(&[
+        "exec",
+        "e2emulti_caller",
+        "getent",
+        "hosts",
+        "studio.multi.example",
+    ]);
+    assert!(resolved.starts_with("100.64.1.2 "), "{resolved}");
+    // Caddy's healthcheck here is `caddy version`: it may still be making its
+    // local certificates when apply returns, so the first call may be refused.
+    let fetch = || {
+        Command::new("docker")
+            .args(["exec", "e2emulti_caller", "python3", "-c"])
+            .arg(
+                "import os, ssl, urllib.request; \
+                 ctx = ssl._create_unverified_context(); \
+                 print(urllib.request.urlopen(os.environ['STUDIO_URL'] + '/health', context=ctx, timeout=5).read().decode().strip())",
+            )
+            .output()
+            .unwrap()
+    };
+    let started = Instant::now();
+    let mut answer = fetch();
+    while !answer.status.success() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(500));
+        answer = fetch();
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&answer.stdout).trim(),
+        "ok studio",
+        "{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+
+    // Smoke of the workstation, through its own engine and its VPN address.
+    let out = run(vpai()
+        .args([
+            "smoke",
+            "--host",
+            "workstation",
+            "--target",
+            &workstation.target(),
+            "--json",
+        ])
+        .arg(&dir)
+        .env("VPAI_IDENTITY", &identity));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let studio = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "studio studio.multi.example/health (vpn)")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(
+        studio["target"],
+        "https://studio.multi.example/health via 100.64.1.2:443"
+    );
+    remove_vps();
 }

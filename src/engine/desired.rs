@@ -376,6 +376,14 @@ fn container(
                 maximum_retry_count: None,
             }),
             network_mode: networks.first().cloned(),
+            extra_hosts: Some(
+                stack
+                    .cross_host_sites(s)
+                    .into_iter()
+                    .map(|(site, address)| format!("{site}:{address}"))
+                    .collect(),
+            )
+            .filter(|h: &Vec<String>| !h.is_empty()),
             ..Default::default()
         }),
         networking_config: endpoints.map(|e| NetworkingConfig {

@@ -7,6 +7,7 @@
 //! config, keys and agent apply unchanged.
 
 pub mod apply;
+pub mod audit;
 pub mod archive;
 pub mod desired;
 pub mod lock;

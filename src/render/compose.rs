@@ -48,6 +48,8 @@ struct ComposeService {
     ports: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     volumes: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    extra_hosts: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     healthcheck: Option<ComposeHealth>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
@@ -204,6 +206,11 @@ fn service(stack: &Stack, s: &Service, has_env: bool, hash: &str) -> ComposeServ
             .map(|p| format!("{}:{}:{}/{}", p.bind, p.published, p.target, p.protocol))
             .collect(),
         volumes,
+        extra_hosts: stack
+            .cross_host_sites(s)
+            .into_iter()
+            .map(|(site, address)| format!("{site}:{address}"))
+            .collect(),
         healthcheck: s.health.as_ref().map(|h| ComposeHealth {
             test: health_test(&h.test).iter().map(|a| literal(a)).collect(),
             interval: h.interval.to_string(),

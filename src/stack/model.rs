@@ -173,6 +173,48 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// `(site, VPN address)` of every service on another host that `service` names
+    /// in its env (`services.X.public_url`): its container resolves those sites to
+    /// the serving host's VPN address itself (`extra_hosts`), whatever DNS the host
+    /// has — 002 §12.6 is what happens when that depends on each resolver.
+    pub fn cross_host_sites(&self, service: &Service) -> Vec<(String, String)> {
+        let mut sites = Vec::new();
+        for value in service.env.values() {
+            for reference in value.references().unwrap_or_default() {
+                let mut parts = reference.split('.');
+                let (Some("services"), Some(name)) = (parts.next(), parts.next()) else {
+                    continue;
+                };
+                let Some(target) = self.services.get(name) else {
+                    continue;
+                };
+                let Some(address) = self
+                    .hosts
+                    .get(&target.host)
+                    .and_then(|h| h.vpn_address.as_ref())
+                else {
+                    continue;
+                };
+                if target.host == service.host {
+                    continue;
+                }
+                for route in &target.routes {
+                    if self.project.domain.is_some() {
+                        let site = route.site(self.project.domain.as_deref());
+                        let entry = (site, address.clone());
+                        if !sites.contains(&entry) {
+                            sites.push(entry);
+                        }
+                    }
+                }
+            }
+        }
+        sites.sort();
+        sites
+    }
+}
+
 impl Service {
     pub fn has_healthcheck(&self) -> bool {
         self.health.is_some()
