@@ -510,3 +510,36 @@ fn the_cli_writes_a_private_file_and_never_prints_the_key() {
     let help = run(vpai().args(["host", "bootstrap", "--help"]));
     assert!(help.stdout.contains("vpai-vpn-lockdown"), "{}", help.stdout);
 }
+
+/// vpai-vpn-lockdown for real, in namespaces of its own (tests/host/lockdown-in-netns.sh
+/// says what is real there and what stands in for tailscale and systemd).
+#[test]
+fn lockdown_moves_ssh_behind_the_vpn_and_its_switch_reverts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = files(&user_data("prod", "vps").text);
+    let lockdown = tmp.path().join("vpai-vpn-lockdown");
+    let dropin = tmp.path().join("00-vpai-hardening.conf");
+    std::fs::write(&lockdown, &files[bootstrap::LOCKDOWN_SCRIPT].1).unwrap();
+    std::fs::set_permissions(&lockdown, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(&dropin, &files[SSHD_DROPIN].1).unwrap();
+    let harness = root().join("tests/host/lockdown-in-netns.sh");
+    succeeds(tool("shellcheck").arg(&harness));
+    let out = tool("unshare")
+        .args(["--mount", "--net", "--fork", "bash"])
+        .arg(&harness)
+        .arg(&lockdown)
+        .arg(&dropin)
+        .args(["804", "100.64.0.14", "deploy"])
+        .output()
+        .expect("unshare runs (the tests run as root)");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("ok: reverted: login on 192.0.2.10 again"),
+        "{log}"
+    );
+}

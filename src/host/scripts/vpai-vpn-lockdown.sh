@@ -58,7 +58,7 @@ lock_down() {
   # provider's panel (the deploy user has no password for the console).
   mkdir -p "$(dirname "$PENDING_MARK")"
   touch "$PENDING_MARK"
-  echo "$SELF --revert" | at -q "$AT_QUEUE" "now + $REVERT_AFTER_MINUTES minutes" 2>/dev/null
+  echo "$SELF --revert" | at -q "$AT_QUEUE" "now + $REVERT_AFTER_MINUTES minutes"
 
   # At boot sshd starts before tailscaled brings the VPN address up: let it bind anyway.
   printf 'net.ipv4.ip_nonlocal_bind = 1\n' >"$NONLOCAL_BIND_CONF"
