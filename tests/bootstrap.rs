@@ -543,3 +543,48 @@ fn lockdown_moves_ssh_behind_the_vpn_and_its_switch_reverts_it() {
         "{log}"
     );
 }
+
+/// What the scripts must say for 002 §0.6-§0.11 and §13.1, read in the rendered text:
+/// no Headscale or Debian 13 machine runs here, so only the order of the lines is shown.
+#[test]
+fn the_scripts_follow_seed_002_for_the_vpn_and_debian_13() {
+    let files = files(&user_data("prod", "vps").text);
+    let join = &files[bootstrap::JOIN_SCRIPT].1;
+    let at = |text: &str, what: &str| {
+        text.find(what)
+            .unwrap_or_else(|| panic!("`{what}` missing from:\n{text}"))
+    };
+    // §0.6: Headscale is asked first, with bounded waits, and `tailscale up` is bounded too.
+    assert!(at(join, "curl -fsS --max-time 10") < at(join, "timeout 150 tailscale up"));
+    assert!(join.contains("timeout 150 tailscale up") && join.contains("--timeout=120s"));
+    // §0.7: the key goes through its file, never the command line, and is deleted once used.
+    assert!(join.contains("--auth-key=\"file:$AUTHKEY_FILE\""));
+    assert!(at(join, "timeout 150 tailscale up") < at(join, "rm -f \"$AUTHKEY_FILE\""));
+    let bootstrap_script = &files[BOOTSTRAP_SCRIPT].1;
+    // §0.8: the repository path follows the distribution.
+    assert!(
+        bootstrap_script.contains("https://pkgs.tailscale.com/stable/$ID $VERSION_CODENAME main")
+    );
+    // §0.11: tailscaled starts at boot, and the lockdown refuses while it would not.
+    assert!(bootstrap_script.contains("systemctl enable --now tailscaled"));
+    assert!(
+        files[bootstrap::LOCKDOWN_SCRIPT]
+            .1
+            .contains("systemctl is-enabled --quiet tailscaled")
+    );
+    // §13.1: keyrings by signed-by=, no apt-key, no apt-transport-https, and the image's
+    // sources checked before the first update.
+    assert!(bootstrap_script.contains("gpg --batch --yes --dearmor"));
+    assert!(bootstrap_script.contains("signed-by=/etc/apt/keyrings/docker.gpg"));
+    let code: Vec<&str> = bootstrap_script
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    for absent in ["apt-key", "apt-transport-https"] {
+        assert!(!code.iter().any(|l| l.contains(absent)), "{absent}");
+    }
+    assert!(
+        at(bootstrap_script, "debian_suite_listed \"$suite\"")
+            < at(bootstrap_script, "apt-get update")
+    );
+}
