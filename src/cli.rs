@@ -204,7 +204,9 @@ enum HostCommand {
     /// checked, Docker Engine from Docker's repository (pinned key, signed-by=), UFW
     /// (deny incoming; 80, 443, SSH, 41641/udp), fail2ban, CrowdSec, and the Headscale
     /// join with the pre-auth key (`vpai secrets set headscale_authkey`; single use,
-    /// expiring, deleted from the machine once used).
+    /// expiring, deleted from the machine once used). cloud-init keeps its own copy of the
+    /// user-data (root only) and most providers serve it to the machine's processes from
+    /// their metadata service: once the join has used the key, neither copy lets anyone in.
     ///
     /// SSH listens on every address at first: binding it to the VPN address before the
     /// VPN is up would lock you out. Once the host is on the VPN, run `sudo
@@ -225,7 +227,7 @@ enum HostCommand {
         stack: StackArgs,
         /// Write the user-data to FILE (mode 0600: it may hold the pre-auth key)
         /// instead of standard output.
-        #[arg(long, short)]
+        #[arg(long, short, value_name = "FILE")]
         out: Option<PathBuf>,
         #[command(flatten)]
         identity: IdentityArgs,

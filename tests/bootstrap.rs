@@ -585,6 +585,6 @@ fn the_scripts_follow_seed_002_for_the_vpn_and_debian_13() {
     }
     assert!(
         at(bootstrap_script, "debian_suite_listed \"$suite\"")
-            < at(bootstrap_script, "apt-get update")
+            < at(bootstrap_script, "apt_get update")
     );
 }

@@ -17,6 +17,9 @@ fail() {
 
 [[ $EUID -eq 0 ]] || fail "run as root"
 export DEBIAN_FRONTEND=noninteractive
+# At first boot apt-daily and unattended-upgrades may hold dpkg's lock: wait for it
+# instead of failing.
+apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 
 # --- The machine must be the one vpai.toml describes.
 # shellcheck source=/dev/null
@@ -59,8 +62,8 @@ fi
 # --- Repositories. Each key is fetched over HTTPS, kept only if its fingerprint is the
 # one pinned above, and trusted for its own repository only: signed-by=, no apt-key,
 # no apt-transport-https (002 §13).
-apt-get update -q
-apt-get install -y -q ca-certificates curl gpg
+apt_get update -q
+apt_get install -y -q ca-certificates curl gpg
 
 install_signing_key() { # URL FINGERPRINT KEYRING
   local download gnupg_home actual
@@ -91,10 +94,10 @@ if [[ $VPN_JOIN != none ]]; then
   # at: the dead-man switch of vpai-vpn-lockdown (002 §39).
   packages+=(tailscale at)
 fi
-apt-get update -q
-apt-get install -y -q "${packages[@]}"
+apt_get update -q
+apt_get install -y -q "${packages[@]}"
 # The bouncer registers with the local CrowdSec API only once CrowdSec is configured.
-apt-get install -y -q crowdsec-firewall-bouncer
+apt_get install -y -q crowdsec-firewall-bouncer
 
 # --- Docker. /etc/docker/daemon.json (001 §2.1) was in place before dockerd first started.
 systemctl enable --now docker
