@@ -207,6 +207,53 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Prepare the machines themselves: what deploys expect a host to be.
+    Host {
+        #[command(subcommand)]
+        command: HostCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum HostCommand {
+    /// Render cloud-init user-data that makes a new Debian 13 machine a host of the stack.
+    ///
+    /// Give it to your provider when creating the machine (e.g. `hcloud server create
+    /// --user-data-from-file FILE`). At first boot it creates the deploy user (ssh.user,
+    /// with ssh.keys, in group docker, no password), writes /etc/docker/daemon.json and
+    /// the SSH hardening of seed 001 §3.1 (port ssh.port, no root, no passwords,
+    /// AllowUsers), then runs /usr/local/sbin/vpai-bootstrap: Debian's apt sources
+    /// checked, Docker Engine from Docker's repository (pinned key, signed-by=), UFW
+    /// (deny incoming; 80, 443, SSH, 41641/udp), fail2ban, CrowdSec, and the Headscale
+    /// join with the pre-auth key (`vpai secrets set headscale_authkey`; single use,
+    /// expiring, deleted from the machine once used). cloud-init keeps its own copy of the
+    /// user-data (root only) and most providers serve it to the machine's processes from
+    /// their metadata service: once the join has used the key, neither copy lets anyone in.
+    ///
+    /// SSH listens on every address at first: binding it to the VPN address before the
+    /// VPN is up would lock you out. Once the host is on the VPN, run `sudo
+    /// vpai-vpn-lockdown` there: it schedules its own revert, moves SSH to the VPN
+    /// address and range, and keeps the change only if you confirm from a NEW
+    /// connection through the VPN within 10 minutes. The steps are printed, and listed
+    /// at the top of the user-data.
+    ///
+    /// A host without ssh.keys, logging in as root, or a VPN host whose pre-auth key is
+    /// not set is refused, and nothing is written.
+    #[command(
+        after_help = "Examples:\n  vpai host bootstrap vps examples/javisi --out vps.yaml\n  vpai host bootstrap workstation -C examples/javisi --env preprod --out pi.yaml"
+    )]
+    Bootstrap {
+        /// Host of the stack to bootstrap (a name under [hosts]).
+        host: String,
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Write the user-data to FILE (mode 0600: it may hold the pre-auth key)
+        /// instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        identity: IdentityArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -472,6 +519,15 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
             list,
         } => rollback_cmd(&deploy, release.as_deref(), list),
         Command::Secrets { command } => secrets_cmd(command),
+        Command::Host {
+            command:
+                HostCommand::Bootstrap {
+                    host,
+                    stack,
+                    out,
+                    identity,
+                },
+        } => bootstrap_cmd(&host, &stack, out.as_deref(), &identity, color),
     }
 }
 
@@ -610,6 +666,82 @@ fn render_cmd(args: &StackArgs, out: &Path, identity: &IdentityArgs) -> Result<E
         hosts.join(", ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Bootstrap reads the hosts and [vpn] only: errors `vpai check` finds in services do
+/// not stop a machine from being created, so only the resolution must succeed.
+fn bootstrap_cmd(
+    host: &str,
+    args: &StackArgs,
+    out: Option<&Path>,
+    identity: &IdentityArgs,
+    color: bool,
+) -> Result<ExitCode, Failure> {
+    use crate::host::bootstrap;
+    let stack = load(args)?;
+    let host = deploy::pick_host(&stack, Some(host))?;
+    let values = if bootstrap::needs_secrets(&stack) {
+        decrypt(args, &stack, identity)?
+    } else {
+        SecretValues::default()
+    };
+    let user_data =
+        bootstrap::user_data(&stack, &host, &values).map_err(|diagnostics| Failure {
+            diagnostics,
+            sources: stack.sources.clone(),
+        })?;
+    eprint!(
+        "{}",
+        diagnostic::render_human(&user_data.warnings, &stack.sources, color)
+    );
+    match out {
+        Some(path) => {
+            write_private_atomically(path, &user_data.text).map_err(|e| {
+                Diagnostic::error("io", format!("cannot write {}: {e}", path.display()))
+            })?;
+            eprintln!(
+                "wrote {} (mode 0600): cloud-init user-data for host `{host}` of `{}` ({})",
+                path.display(),
+                stack.project.name,
+                stack.env
+            );
+        }
+        None => print!("{}", user_data.text),
+    }
+    if user_data.holds_secret {
+        eprintln!(
+            "warning: the user-data holds the Headscale pre-auth key: keep it private and delete it once the host has joined; the key is single use and expires"
+        );
+    }
+    eprintln!("once the machine is up:");
+    for step in &user_data.next_steps {
+        eprintln!("  {step}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write `text` to `path` with mode 0600 from the first byte, through a temporary file
+/// in the same directory, so that neither a reader nor a crash sees half of it.
+fn write_private_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("not a file name"))?;
+    let staging = dir.join(format!(".{}.vpai-staging", name.to_string_lossy()));
+    let _ = std::fs::remove_file(&staging);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&staging)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&staging, path)
 }
 
 fn lint_cmd(

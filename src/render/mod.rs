@@ -88,9 +88,9 @@ pub fn render(stack: &Stack, secrets: &SecretValues) -> Result<Bundle, Vec<Diagn
     let mut diagnostics = Vec::new();
     let missing: Vec<&str> = stack
         .secrets
-        .keys()
-        .filter(|name| secrets.get(name).is_none())
-        .map(String::as_str)
+        .values()
+        .filter(|spec| !spec.bootstrap_only && secrets.get(&spec.name).is_none())
+        .map(|spec| spec.name.as_str())
         .collect();
     if !missing.is_empty() {
         let provided: Vec<&str> = missing

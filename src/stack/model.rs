@@ -96,8 +96,12 @@ pub struct SecretSpec {
     pub provided: bool,
     pub length: usize,
     pub charset: Charset,
-    /// Who declared it: a service name, `stack`, or `database`.
+    /// Who declared it: a service name, `stack`, `database`, `redis` or `vpn`.
     pub owner: String,
+    /// Read only by `vpai host bootstrap` (the Headscale pre-auth key): the bundle
+    /// neither needs nor holds it, so `render` and deploys work without it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub bootstrap_only: bool,
 }
 
 /// A PostgreSQL database and its role. The password is one secret

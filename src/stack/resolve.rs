@@ -35,6 +35,9 @@ pub const STANDARD_NETWORKS: &[(&str, &str, bool)] = &[
 
 pub const DEFAULT_ENVIRONMENTS: &[&str] = &["prod", "preprod"];
 
+/// The secret a new host joins the Headscale VPN with, declared by `[vpn] headscale_url`.
+pub const HEADSCALE_AUTHKEY: &str = "headscale_authkey";
+
 /// Load `DIR/vpai.toml` and resolve it for one environment.
 pub fn load(dir: &Path, env: &str) -> Result<Stack, Report> {
     let mut sources = Sources::default();
@@ -1212,6 +1215,7 @@ impl Resolver {
             length: s.length.unwrap_or(32),
             charset: s.charset.unwrap_or(Charset::Alnum),
             owner: owner.to_string(),
+            bootstrap_only: false,
         };
         for service in stack.services.values() {
             let entry = service.catalog.as_deref().and_then(catalog::get);
@@ -1251,6 +1255,7 @@ impl Resolver {
                     length: 32,
                     charset: Charset::Alnum,
                     owner: "database".to_string(),
+                    bootstrap_only: false,
                 },
             );
         }
@@ -1265,9 +1270,31 @@ impl Resolver {
                         length: 32,
                         charset: Charset::Alnum,
                         owner: "redis".to_string(),
+                        bootstrap_only: false,
                     },
                 );
             }
+        }
+        if stack
+            .vpn
+            .as_ref()
+            .is_some_and(|v| v.headscale_url.is_some())
+        {
+            secrets.insert(
+                HEADSCALE_AUTHKEY.to_string(),
+                SecretSpec {
+                    name: HEADSCALE_AUTHKEY.to_string(),
+                    description: "Headscale pre-auth key a new host joins the VPN with \
+                        (`vpai host bootstrap`); single use and expiring (002 §0.7): \
+                        `headscale preauthkeys create --user USER --expiration 24h`"
+                        .to_string(),
+                    provided: true,
+                    length: 32,
+                    charset: Charset::Alnum,
+                    owner: "vpn".to_string(),
+                    bootstrap_only: true,
+                },
+            );
         }
         secrets.sort_keys();
         stack.secrets = secrets;
