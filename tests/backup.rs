@@ -76,7 +76,7 @@ fn describe(stack: &Stack) -> String {
         for source in job.sources(project) {
             out.push_str(&format!("  restic backs up: {}\n", source.display()));
         }
-        let labels = job.labels(project);
+        let labels = job.labels(project, &stack.env);
         out.push_str(&format!(
             "  snapshots: host {}, tags {}\n",
             labels.host,
@@ -198,7 +198,7 @@ fn the_bundle_carries_each_hosts_plan_and_private_credentials() {
     for host in ["vps", "workstation"] {
         let json = &bundle.get(&format!("{host}/{PLAN_FILE}")).unwrap().content;
         let plan: HostPlan = serde_json::from_str(json).unwrap();
-        assert_eq!(plan, HostPlan::new("javisi", backup, host));
+        assert_eq!(plan, HostPlan::new("javisi", "prod", backup, host));
         assert!(plan.jobs.iter().all(|j| j.host == host));
         let env = bundle
             .get(&format!("{host}/configs/backup/backup.env"))
@@ -479,7 +479,7 @@ fn gfs_retention_keeps_exactly_the_snapshots_the_policy_names_and_jobs_keep_thei
     let jobs = &stack.backup.as_ref().unwrap().jobs;
     let job = |name: &str| -> &BackupJob { jobs.iter().find(|j| j.name == name).unwrap() };
     let (pg, redis) = (job("postgresql"), job("redis"));
-    let (pg_labels, redis_labels) = (pg.labels("t"), redis.labels("t"));
+    let (pg_labels, redis_labels) = (pg.labels("t", "prod"), redis.labels("t", "prod"));
 
     let tmp = tempfile::tempdir().unwrap();
     let (restic, _) = restic(tmp.path().join("repo").to_str().unwrap(), "retention");

@@ -77,9 +77,14 @@ impl BackupJob {
     }
 
     /// The restic host and tags of this job's snapshots: retention applies to
-    /// exactly these, so two jobs in one repository never prune each other.
-    pub fn labels(&self, project: &str) -> Labels {
-        let mut tags = vec![format!("project={project}"), format!("job={}", self.name)];
+    /// exactly these, so two jobs, or one job in two environments, never prune
+    /// each other in a shared repository.
+    pub fn labels(&self, project: &str, env: &str) -> Labels {
+        let mut tags = vec![
+            format!("project={project}"),
+            format!("env={env}"),
+            format!("job={}", self.name),
+        ];
         if let Some(service) = &self.service {
             tags.push(format!("service={service}"));
         }

@@ -51,6 +51,8 @@ impl Backup {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostPlan {
     pub project: String,
+    /// The environment the bundle was rendered for: its snapshots carry it.
+    pub env: String,
     pub host: String,
     pub repository: Repository,
     pub heartbeat: bool,
@@ -61,9 +63,10 @@ pub struct HostPlan {
 pub const PLAN_FILE: &str = "configs/backup/plan.json";
 
 impl HostPlan {
-    pub fn new(project: &str, backup: &Backup, host: &str) -> HostPlan {
+    pub fn new(project: &str, env: &str, backup: &Backup, host: &str) -> HostPlan {
         HostPlan {
             project: project.to_string(),
+            env: env.to_string(),
             host: host.to_string(),
             repository: backup.repository.clone(),
             heartbeat: backup.heartbeat,

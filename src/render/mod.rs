@@ -217,7 +217,7 @@ fn backup_files(
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let project = &stack.project.name;
-    let plan = HostPlan::new(project, backup, host);
+    let plan = HostPlan::new(project, &stack.env, backup, host);
     if plan.jobs.is_empty() {
         return;
     }
