@@ -388,3 +388,56 @@ fn hint(stderr: &str) -> Option<String> {
         .find(|(needle, _)| stderr.contains(needle))
         .map(|(_, hint)| hint.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_travel_in_the_environment_only() {
+        let repository = Repository::parse("s3:https://s3.example.com/bucket").unwrap();
+        let mut secrets = SecretValues::default();
+        secrets.set(PASSWORD_SECRET, "pw-5f1c".to_string());
+        secrets.set(S3_ACCESS_KEY_ID_SECRET, "AKIA-7d2e".to_string());
+        secrets.set(S3_SECRET_ACCESS_KEY_SECRET, "sk-9a0b".to_string());
+        let env = ResticEnv::new(&repository, &secrets).unwrap();
+        assert_eq!(
+            format!("{env:?}"),
+            r#"{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "RESTIC_PASSWORD", "RESTIC_REPOSITORY"}"#
+        );
+        let restic = Restic::new(env.clone());
+        let cmd = restic.command(&["snapshots", "--json"]);
+        for arg in cmd.get_args() {
+            let arg = arg.to_string_lossy();
+            assert!(
+                !["pw-5f1c", "AKIA-7d2e", "sk-9a0b"]
+                    .iter()
+                    .any(|s| arg.contains(s)),
+                "{arg}"
+            );
+        }
+        let envs: BTreeMap<String, String> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_string_lossy().into(), v?.to_string_lossy().into())))
+            .collect();
+        assert_eq!(envs["RESTIC_PASSWORD"], "pw-5f1c");
+        assert_eq!(envs["AWS_SECRET_ACCESS_KEY"], "sk-9a0b");
+        assert!(
+            envs.keys()
+                .all(|k| PASSED_THROUGH.contains(&k.as_str()) || env.vars.contains_key(k.as_str())),
+            "the child's environment starts empty: {:?}",
+            envs.keys()
+        );
+        assert_eq!(
+            env.redact("open sk-9a0b failed for pw-5f1c"),
+            "open <secret:backup_s3_secret_access_key> failed for <secret:restic_password>"
+        );
+    }
+
+    #[test]
+    fn a_missing_secret_is_named() {
+        let repository = Repository::parse("/srv/restic").unwrap();
+        let error = ResticEnv::new(&repository, &SecretValues::default()).unwrap_err();
+        assert_eq!(error, "secret `restic_password` has no value");
+    }
+}
