@@ -7,6 +7,7 @@
 // size does not matter and boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod backup;
 pub mod catalog;
 pub mod cli;
 pub mod deploy;

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{Outcome, root, run, vpai};
+use common::{Outcome, Sshd, root, run, vpai};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -707,83 +707,6 @@ fn down_keeps_data_and_down_volumes_removes_it() {
     let down = e.vpai(&["down", "--target", "local", "--volumes"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
     assert!(!e.host_root().join("data").exists(), "data removed");
-}
-
-/// A real OpenSSH server on loopback, with its own host and user keys, and the
-/// client configuration that reaches it (`VPAI_SSH_COMMAND="ssh -F CONFIG"`).
-struct Sshd {
-    child: std::process::Child,
-    port: u16,
-    config: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Sshd {
-    fn start() -> Sshd {
-        assert!(
-            Path::new("/usr/sbin/sshd").exists(),
-            "openssh-server is not installed: apt-get install openssh-server"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        for (key, kind) in [("host_key", "ed25519"), ("user_key", "ed25519")] {
-            let ok = Command::new("ssh-keygen")
-                .args(["-q", "-t", kind, "-N", "", "-f"])
-                .arg(d.join(key))
-                .status()
-                .unwrap();
-            assert!(ok.success());
-        }
-        std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
-        let port = 22000 + (std::process::id() % 1000) as u16;
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        let server = d.join("sshd_config");
-        std::fs::write(
-            &server,
-            format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {0}/host_key\nAuthorizedKeysFile {0}/authorized_keys\n\
-                 PidFile {0}/sshd.pid\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowStreamLocalForwarding yes\n",
-                d.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("/usr/sbin/sshd")
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(&server)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let config = d.join("ssh_config");
-        std::fs::write(
-            &config,
-            format!(
-                "Host 127.0.0.1\n  IdentityFile {0}/user_key\n  IdentitiesOnly yes\n  UserKnownHostsFile {0}/known_hosts\n  StrictHostKeyChecking accept-new\n",
-                d.display()
-            ),
-        )
-        .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Sshd {
-            child,
-            port,
-            config,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -7,8 +7,8 @@
 //! config, keys and agent apply unchanged.
 
 pub mod apply;
-pub mod audit;
 pub mod archive;
+pub mod audit;
 pub mod desired;
 pub mod lock;
 pub mod ops;

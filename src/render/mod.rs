@@ -15,6 +15,9 @@ use minijinja::Value;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::backup::plan::{Backup, HEARTBEAT_SECRET, HostPlan, PLAN_FILE};
+use crate::backup::restic::ResticEnv;
+use crate::backup::{heartbeat, schedule};
 use crate::diagnostic::Diagnostic;
 use crate::secrets::SecretValues;
 use crate::stack::Stack;
@@ -194,6 +197,9 @@ pub fn render(stack: &Stack, secrets: &SecretValues) -> Result<Bundle, Vec<Diagn
             generators::daemon_json(),
             0o644,
         );
+        if let Some(backup) = &stack.backup {
+            backup_files(&mut bundle, stack, backup, host, secrets, &mut diagnostics);
+        }
     }
     if let Some(server) = stack.vpn.as_ref().and_then(|v| v.server.as_deref()) {
         match vpn_server::render(stack, server) {
@@ -209,6 +215,45 @@ pub fn render(stack: &Stack, secrets: &SecretValues) -> Result<Bundle, Vec<Diagn
         return Err(diagnostics);
     }
     Ok(bundle)
+}
+
+/// A host's backup files: its part of the plan, the scheduler's files, and the
+/// env file (0600) that gives `vpai backup run` the repository's credentials.
+fn backup_files(
+    bundle: &mut Bundle,
+    stack: &Stack,
+    backup: &Backup,
+    host: &str,
+    secrets: &SecretValues,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let project = &stack.project.name;
+    let plan = HostPlan::new(project, &stack.env, backup, host);
+    if plan.jobs.is_empty() {
+        return;
+    }
+    let root = PathBuf::from(host);
+    let json = serde_json::to_string_pretty(&plan).expect("the plan serialises");
+    bundle.add(root.join(PLAN_FILE), format!("{json}\n"), 0o644);
+    for (path, content) in schedule::render(stack, backup, host) {
+        bundle.add(root.join(path), content, 0o644);
+    }
+    let mut env: IndexMap<String, String> = match ResticEnv::new(&backup.repository, secrets) {
+        Ok(env) => env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        Err(e) => {
+            diagnostics.push(Diagnostic::error("missing-secret", format!("backup: {e}")));
+            return;
+        }
+    };
+    if backup.heartbeat
+        && let Some(url) = secrets.get(HEARTBEAT_SECRET)
+    {
+        env.insert(heartbeat::URL_VAR.to_string(), url.to_string());
+    }
+    bundle.add(root.join(schedule::ENV_FILE), env_file::render(&env), 0o600);
 }
 
 fn rendered_env_names(rendered: &IndexMap<&str, Rendered>) -> BTreeMap<String, bool> {

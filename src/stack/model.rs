@@ -8,8 +8,9 @@ use indexmap::IndexMap;
 use ipnet::{IpNet, Ipv4Net};
 use serde::Serialize;
 
+use crate::backup::plan::{Backup, BackupTime, Retention};
 use crate::source::{Sources, Span};
-use crate::stack::raw::{Access, Charset, Condition, Kind, Probe, RawModel};
+use crate::stack::raw::{Access, Charset, Condition, HookKind, Kind, Probe, RawModel};
 use crate::stack::template::Template;
 use crate::units::{Mib, Seconds};
 
@@ -29,6 +30,8 @@ pub struct Stack {
     pub external_databases: IndexMap<String, ExternalDatabase>,
     pub identity: Option<String>,
     pub recipients: Vec<String>,
+    /// Jobs, repository and schedule, when the stack has `[backup]`.
+    pub backup: Option<Backup>,
     #[serde(skip)]
     pub sources: Sources,
     #[serde(skip)]
@@ -156,10 +159,24 @@ pub struct Service {
     pub models: Vec<RawModelView>,
     pub fallbacks: IndexMap<String, Vec<String>>,
     pub config: Option<serde_json::Value>,
+    /// The hook that stages this service's data for a backup job, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<ServiceBackup>,
     #[serde(skip)]
     pub span: Option<Span>,
     #[serde(skip)]
     pub network_spans: Vec<Option<Span>>,
+}
+
+/// A service's backup hook with its defaults applied. It becomes a job only
+/// when the stack has a `[backup]` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceBackup {
+    pub hook: HookKind,
+    /// `files` hook: the data directories, relative to `/opt/<project>`.
+    pub paths: Vec<String>,
+    pub at: BackupTime,
+    pub retention: Retention,
 }
 
 impl Stack {
@@ -236,8 +253,13 @@ impl Service {
 
     /// Container name on the host.
     pub fn container_name(&self, project: &str) -> String {
-        format!("{project}_{}", self.name)
+        container_name(project, &self.name)
     }
+}
+
+/// A service's container name on the host: `<project>_<service>`.
+pub fn container_name(project: &str, service: &str) -> String {
+    format!("{project}_{service}")
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -45,6 +45,9 @@ pub struct RawStack {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, RawOverlay>")]
     pub env: IndexMap<Spanned<String>, Spanned<RawOverlay>>,
+    /// Backups with restic: the repository, how jobs are started, per-job overrides.
+    /// Without it, services' backup hooks stay unused.
+    pub backup: Option<RawBackup>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -276,6 +279,8 @@ pub struct RawService {
     /// Extra keys merged into the service's generated main config file.
     #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub config: Option<toml::Table>,
+    /// How this service's data is backed up: `backup = { hook = "pg_dump" }`.
+    pub backup: Option<RawServiceBackup>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
@@ -452,6 +457,95 @@ pub struct RawModel {
     pub key: String,
     pub max_tokens: Option<u32>,
     pub api_base: Option<String>,
+}
+
+/// `[backup]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    /// restic repository: an absolute path, `sftp:user@host:/path`, or
+    /// `s3:https://endpoint/bucket`. Its password is the generated secret
+    /// `restic_password`; an S3 repository's keys are the provided secrets
+    /// `backup_s3_access_key_id` and `backup_s3_secret_access_key`.
+    #[schemars(with = "String")]
+    pub repository: Spanned<String>,
+    /// How jobs are started on the host: a systemd timer per job, or one cron file.
+    #[serde(default)]
+    pub schedule: ScheduleStyle,
+    /// Ping an Uptime Kuma push monitor after each job. Its URL holds a token, so it
+    /// is the provided secret `backup_heartbeat_url`.
+    #[serde(default)]
+    pub heartbeat: bool,
+    /// Overrides by job name (the service's name, or `configs`).
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, RawJobOverride>")]
+    pub jobs: IndexMap<Spanned<String>, RawJobOverride>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleStyle {
+    /// A `.service` and `.timer` pair per job (missed runs catch up after a reboot).
+    #[default]
+    Systemd,
+    /// One `/etc/cron.d` file.
+    Cron,
+}
+
+/// `[backup.jobs.NAME]`: what the operator changes about one job.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawJobOverride {
+    pub enabled: Option<bool>,
+    /// When the job runs, in the project's time zone: `"03:00"` daily, `"Sun 03:00"` weekly.
+    #[schemars(with = "Option<String>")]
+    pub at: Option<Spanned<String>>,
+    #[schemars(with = "Option<RawRetention>")]
+    pub retention: Option<Spanned<RawRetention>>,
+}
+
+/// A service's backup hook, in its catalog entry or its table in `vpai.toml`.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawServiceBackup {
+    pub hook: Option<HookKind>,
+    /// `files` hook: the data directories (container paths) to back up; default all.
+    pub paths: Option<Vec<String>>,
+    /// When the job runs, in the project's time zone: `"03:00"` daily, `"Sun 03:00"` weekly.
+    #[schemars(with = "Option<String>")]
+    pub at: Option<Spanned<String>>,
+    #[schemars(with = "Option<RawRetention>")]
+    pub retention: Option<Spanned<RawRetention>>,
+}
+
+/// How many snapshots restic keeps: the newest of each of the last N days, ISO
+/// weeks, months and years. The table replaces the hook's default whole: a keep it
+/// does not name is zero.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    pub daily: Option<u32>,
+    pub weekly: Option<u32>,
+    pub monthly: Option<u32>,
+    pub yearly: Option<u32>,
+}
+
+/// What a backup job does before restic reads its staging directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookKind {
+    /// `pg_dump -Fc` of every database the stack has on this server, and the roles
+    /// (`pg_dumpall --globals-only`).
+    PgDump,
+    /// `BGSAVE`, wait for `LASTSAVE` to move, copy the RDB file.
+    RedisRdb,
+    /// A snapshot of every collection through Qdrant's API.
+    QdrantSnapshot,
+    /// `n8n export:workflow` and `export:credentials` (credentials stay encrypted
+    /// with the instance's `N8N_ENCRYPTION_KEY`).
+    N8nExport,
+    /// The service's data directories as they are on the host.
+    Files,
 }
 
 impl RawHost {

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub fn vpai() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vpai"));
@@ -45,4 +46,87 @@ pub fn header(path: &Path, key: &str) -> Option<String> {
 /// on where the checkout lives.
 pub fn relative(text: &str) -> String {
     text.replace(&format!("{}/", root().display()), "")
+}
+
+/// A real OpenSSH server on loopback, with its own host and user keys, and the
+/// client configuration that reaches it (`VPAI_SSH_COMMAND="ssh -F CONFIG"`), with
+/// the SFTP subsystem restic's sftp backend needs.
+pub struct Sshd {
+    child: std::process::Child,
+    pub port: u16,
+    pub config: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sshd {
+    pub fn start() -> Sshd {
+        assert!(
+            Path::new("/usr/sbin/sshd").exists(),
+            "openssh-server is not installed: apt-get install openssh-server"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for (key, kind) in [("host_key", "ed25519"), ("user_key", "ed25519")] {
+            let ok = Command::new("ssh-keygen")
+                .args(["-q", "-t", kind, "-N", "", "-f"])
+                .arg(d.join(key))
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let server = d.join("sshd_config");
+        std::fs::write(
+            &server,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {0}/host_key\nAuthorizedKeysFile {0}/authorized_keys\n\
+                 PidFile {0}/sshd.pid\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowStreamLocalForwarding yes\n\
+                 Subsystem sftp internal-sftp\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("/usr/sbin/sshd")
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(&server)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let config = d.join("ssh_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Host 127.0.0.1\n  IdentityFile {0}/user_key\n  IdentitiesOnly yes\n  UserKnownHostsFile {0}/known_hosts\n  StrictHostKeyChecking accept-new\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sshd {
+            child,
+            port,
+            config,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
