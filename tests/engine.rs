@@ -1435,3 +1435,194 @@ exports = {{ public_url = "{{{{ route.public_url }}}}" }}
     );
     remove_vps();
 }
+
+#[test]
+fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_redis() {
+    let e = E2e::new("backup");
+    let repo = e.dir.parent().unwrap().join("repo");
+    let staging = e.dir.parent().unwrap().join("staging");
+    std::fs::write(
+        e.dir.join("vpai.toml"),
+        std::fs::read_to_string(e.dir.join("vpai.toml")).unwrap()
+            // n8n is an HTTP stub here: it has no `n8n export` to run.
+            + &format!(
+                "\n[backup]\nrepository = \"{}\"\n\n[backup.jobs.n8n]\nenabled = false\n",
+                repo.display()
+            ),
+    )
+    .unwrap();
+    let sync = e.vpai(&["secrets", "sync", "-C"]);
+    assert_eq!(sync.code, 0, "{}", sync.stderr);
+    e.up();
+    e.psql(
+        "api",
+        "CREATE TABLE notes (id serial PRIMARY KEY, body text); \
+         INSERT INTO notes (body) SELECT 'note ' || n FROM generate_series(1, 250) n;",
+    );
+    e.psql(
+        "n8n",
+        "CREATE TABLE runs (id int); INSERT INTO runs VALUES (1), (2), (3);",
+    );
+    let redis = |args: &[&str]| {
+        let mut cmd = vec!["exec", "e2ebackup_redis", "redis-cli", "-h", "127.0.0.1"];
+        cmd.extend(args);
+        docker(&cmd)
+    };
+    assert_eq!(redis(&["SET", "vpai:answer", "42"]), "OK");
+
+    let run_backup = |args: &[&str]| {
+        let mut all = vec!["backup", "run", "--target", "local", "--json", "--staging"];
+        let staging = staging.display().to_string();
+        all.push(&staging);
+        all.extend(args);
+        let mut cmd = e.command(&all);
+        run(&mut cmd)
+    };
+    let out = run_backup(&[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let jobs: Vec<&str> = report["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job"].as_str().unwrap())
+        .collect();
+    assert_eq!(jobs, ["postgresql", "redis", "configs"], "{report:#}");
+    let pg = &report["jobs"][0];
+    let files: Vec<&str> = pg["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f[0].as_str().unwrap())
+        .collect();
+    // Every database of the server, not only a default one, and the roles.
+    for file in [
+        "api.dump",
+        "litellm.dump",
+        "n8n.dump",
+        "nocodb.dump",
+        "globals.sql",
+    ] {
+        assert!(files.contains(&file), "{file} not in {files:?}");
+    }
+    assert!(!out.stdout.contains(&e.secret("restic_password")));
+
+    // The snapshots are real restic snapshots, tagged with the job.
+    let list = e.vpai(&["backup", "list", "--target", "local", "--json"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(listed[0]["job"], "postgresql");
+    assert_eq!(listed[0]["snapshots"].as_array().unwrap().len(), 1);
+
+    // Drop the database, restore it: the rows are back.
+    docker(&[
+        "exec",
+        &e.container("postgresql"),
+        "dropdb",
+        "-h",
+        "/tmp",
+        "-U",
+        "postgres",
+        "--force",
+        "api",
+    ]);
+    let restore = e.vpai(&[
+        "backup",
+        "restore",
+        "postgresql",
+        "--target",
+        "local",
+        "--yes",
+    ]);
+    assert_eq!(restore.code, 0, "{}\n{}", restore.stdout, restore.stderr);
+    assert_eq!(e.psql("api", "SELECT count(*) FROM notes"), "250");
+    assert_eq!(
+        e.psql("api", "SELECT body FROM notes WHERE id = 250"),
+        "note 250"
+    );
+    // The database is its consumer's again, as provisioning made it.
+    assert_eq!(
+        e.psql(
+            "postgres",
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'api'"
+        ),
+        "api"
+    );
+
+    // A drill: restored into a scratch container, counted, removed; production's
+    // container untouched and its newer rows still there.
+    e.psql(
+        "api",
+        "INSERT INTO notes (body) VALUES ('after the backup')",
+    );
+    let production = e.id("postgresql");
+    let drill = e.vpai(&[
+        "backup",
+        "drill",
+        "postgresql",
+        "--target",
+        "local",
+        "--json",
+    ]);
+    assert_eq!(drill.code, 0, "{}\n{}", drill.stdout, drill.stderr);
+    let drilled: serde_json::Value = serde_json::from_str(&drill.stdout).unwrap();
+    let found = drilled["found"].as_array().unwrap();
+    let tables = |db: &str| {
+        found
+            .iter()
+            .find(|d| d[0] == db)
+            .unwrap_or_else(|| panic!("{db} not drilled: {drilled:#}"))[1]
+            .clone()
+    };
+    assert_eq!(tables("api"), serde_json::json!([["public.notes", 250]]));
+    assert_eq!(tables("n8n"), serde_json::json!([["public.runs", 3]]));
+    assert_eq!(e.id("postgresql"), production);
+    assert_eq!(e.psql("api", "SELECT count(*) FROM notes"), "251");
+    let leftovers = docker(&["ps", "-aq", "--filter", "label=vpai.role"]);
+    assert!(
+        leftovers.is_empty(),
+        "drill or helper containers left: {leftovers}"
+    );
+
+    // Redis: the key deleted after the backup comes back with the RDB.
+    assert_eq!(redis(&["DEL", "vpai:answer"]), "1");
+    let restore = e.vpai(&["backup", "restore", "redis", "--target", "local", "--yes"]);
+    assert_eq!(restore.code, 0, "{}\n{}", restore.stdout, restore.stderr);
+    let started = Instant::now();
+    while !Command::new("docker")
+        .args([
+            "exec",
+            "e2ebackup_redis",
+            "redis-cli",
+            "-h",
+            "127.0.0.1",
+            "PING",
+        ])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "redis did not come back:\n{}",
+            docker(&["logs", "--tail", "20", "e2ebackup_redis"])
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(redis(&["GET", "vpai:answer"]), "42");
+
+    // A restore with a mistyped job changes nothing and says what exists.
+    let typo = e.vpai(&[
+        "backup",
+        "restore",
+        "postgresq",
+        "--target",
+        "local",
+        "--yes",
+    ]);
+    assert_eq!(typo.code, 1);
+    assert!(
+        typo.stderr.contains("did you mean `postgresql`"),
+        "{}",
+        typo.stderr
+    );
+}

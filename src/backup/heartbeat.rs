@@ -8,11 +8,6 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty};
-use hyper::Request;
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The push URL in the bundle's backup env file.
@@ -35,69 +30,56 @@ pub struct HeartbeatError {
 /// Tell the monitor how a job went: `GET <push URL>?status=up&msg=...&ping=`.
 /// Whatever query the operator copied from Uptime Kuma is replaced.
 pub async fn push(url: &str, status: Status, message: &str) -> Result<(), HeartbeatError> {
-    let uri: hyper::Uri = url.parse().map_err(|_| HeartbeatError {
+    let mut parsed = reqwest::Url::parse(url).map_err(|_| HeartbeatError {
         endpoint: "the push URL".to_string(),
         reason: "`backup_heartbeat_url` is not a URL".to_string(),
     })?;
-    let host = uri.host().unwrap_or_default().to_string();
-    let endpoint = format!("{}://{host}", uri.scheme_str().unwrap_or("?"));
+    let endpoint = format!(
+        "{}://{}",
+        parsed.scheme(),
+        parsed.host_str().unwrap_or_default()
+    );
     let fail = |reason: String| HeartbeatError {
         endpoint: endpoint.clone(),
         reason,
     };
-    if uri.scheme_str() != Some("http") || host.is_empty() {
-        return Err(fail(
-            "only http:// push URLs are supported (this build has no TLS client): use the monitor's address over the VPN, e.g. http://100.64.0.2:3001/api/push/TOKEN".to_string(),
-        ));
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(fail("the push URL must be http:// or https://".to_string()));
     }
-    let port = uri.port_u16().unwrap_or(80);
     let status = match status {
         Status::Up => "up",
         Status::Down => "down",
     };
-    let target = format!(
-        "{}?status={status}&msg={}&ping=",
-        uri.path(),
+    parsed.set_query(Some(&format!(
+        "status={status}&msg={}&ping=",
         percent_encode(message)
-    );
-    let exchange = async {
-        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| format!("cannot connect: {e}"))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
-        let request = Request::get(target)
-            .header(hyper::header::HOST, format!("{host}:{port}"))
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| e.to_string())?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        let code = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        // Uptime Kuma answers an unknown or paused monitor with `"ok":false`.
-        let refused = String::from_utf8_lossy(&body)
-            .replace(' ', "")
-            .contains("\"ok\":false");
-        if !code.is_success() || refused {
-            return Err(format!(
-                "the monitor answered {code}: is the push monitor active?"
-            ));
-        }
-        Ok(())
-    };
-    match tokio::time::timeout(TIMEOUT, exchange).await {
-        Ok(result) => result.map_err(fail),
-        Err(_) => Err(fail(format!("no answer within {}s", TIMEOUT.as_secs()))),
+    )));
+    // reqwest is built without a default crypto provider; ring is ours.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    // reqwest's errors quote the URL, token included: only its kind is kept.
+    let response = client.get(parsed).send().await.map_err(|e| {
+        fail(if e.is_timeout() {
+            format!("no answer within {}s", TIMEOUT.as_secs())
+        } else if e.is_connect() {
+            "cannot connect".to_string()
+        } else {
+            "the request failed".to_string()
+        })
+    })?;
+    let code = response.status();
+    let body = response.text().await.unwrap_or_default();
+    // Uptime Kuma answers an unknown or paused monitor with `"ok":false`.
+    let refused = body.replace(' ', "").contains("\"ok\":false");
+    if !code.is_success() || refused {
+        return Err(fail(format!(
+            "the monitor answered {code}: is the push monitor active?"
+        )));
     }
+    Ok(())
 }
 
 fn percent_encode(text: &str) -> String {

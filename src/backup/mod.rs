@@ -10,8 +10,10 @@
 //! - `schedule` — systemd timers or a cron file in the host's bundle;
 //! - `heartbeat` — the Uptime Kuma push after a job.
 
+pub mod command;
 pub mod heartbeat;
 pub mod hooks;
 pub mod plan;
 pub mod restic;
+pub mod run;
 pub mod schedule;

@@ -70,6 +70,23 @@ impl ResticEnv {
         Ok(ResticEnv { vars })
     }
 
+    /// The variables as the host's timer passes them (`EnvironmentFile=` of the
+    /// bundle's backup env file): `RESTIC_REPOSITORY` and the secrets it needs.
+    pub fn from_process(repository: &Repository) -> Result<ResticEnv, String> {
+        let mut vars = BTreeMap::from([("RESTIC_REPOSITORY", repository.url.clone())]);
+        let needed: &[(&'static str, &str)] = match repository.kind {
+            RepositoryKind::S3 => SECRET_VARS,
+            _ => &SECRET_VARS[..1],
+        };
+        for (var, _) in needed {
+            let value = std::env::var(var).map_err(|_| {
+                format!("`{var}` is not set: run through the bundle's backup env file")
+            })?;
+            vars.insert(var, value);
+        }
+        Ok(ResticEnv { vars })
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
         self.vars.iter().map(|(k, v)| (*k, v.as_str()))
     }

@@ -17,6 +17,7 @@ pub mod provision;
 pub mod releases;
 pub mod state;
 pub mod target;
+pub mod transfer;
 
 use bollard::Docker;
 
