@@ -12,6 +12,7 @@ pub mod cli;
 pub mod deploy;
 pub mod diagnostic;
 pub mod engine;
+pub mod graph;
 pub mod init;
 pub mod lint;
 pub mod render;
