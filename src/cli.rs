@@ -76,7 +76,8 @@ enum Command {
     /// dashed). "Internet" and "VPN clients" reach the services their routes and
     /// published ports open, each line labelled with its site; dependencies point
     /// from a service to what it needs, dashed when vpai added them (database
-    /// server, Redis). The output is deterministic: commit it and regenerate it.
+    /// server, Redis). The output is deterministic: commit it and regenerate it. A
+    /// stack with errors is refused, as `render` refuses it: run `vpai check` first.
     ///
     /// Formats: `svg` (the default) is a picture laid out by vpai itself, no Graphviz
     /// needed; `dot` is Graphviz source for `dot -Tsvg`; `mermaid` is a flowchart
@@ -89,7 +90,7 @@ enum Command {
         #[command(flatten)]
         stack: StackArgs,
         /// Output format [default: from --out's extension, else svg].
-        #[arg(long, short, value_enum)]
+        #[arg(long, value_enum)]
         format: Option<GraphFormat>,
         /// File to write instead of stdout.
         #[arg(long, short)]
