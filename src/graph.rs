@@ -105,7 +105,7 @@ impl<'a> View<'a> {
             })
             .collect();
         // A service on a host the stack does not declare has no place in the drawing.
-        let drawn = |name: &str| {
+        let drawn = |name: &str| -> Option<&'a Service> {
             stack
                 .services
                 .get(name)
@@ -300,7 +300,8 @@ fn network_color(index: usize) -> &'static str {
     PALETTE[index % PALETTE.len()]
 }
 
-/// Text for XML content and attribute values (SVG, DOT's HTML-like labels).
+/// Text for XML content and attribute values (SVG, DOT's HTML-like labels). Control
+/// characters, which XML 1.0 cannot carry even escaped, become U+FFFD.
 fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -310,8 +311,54 @@ fn xml(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() => out.push(char::REPLACEMENT_CHARACTER),
             c => out.push(c),
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escapes_markup_and_replaces_control_characters() {
+        assert_eq!(
+            xml("a<b>&\"c'\u{1}"),
+            "a&lt;b&gt;&amp;&quot;c&apos;\u{fffd}"
+        );
+    }
+
+    #[test]
+    fn short_image_drops_registry_and_cuts_digests() {
+        assert_eq!(
+            short_image("ghcr.io/berriai/litellm:v1.108.5"),
+            "litellm:v1.108.5"
+        );
+        assert_eq!(short_image("redis:8.10.2-alpine"), "redis:8.10.2-alpine");
+        assert_eq!(
+            short_image("ghcr.io/acme/api@sha256:0123456789abcdef0123"),
+            "api@0123456789ab"
+        );
+    }
+
+    #[test]
+    fn a_port_is_reached_from_where_its_address_is() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/javisi");
+        let stack = crate::stack::load(&path, "prod").unwrap();
+        let vpn = Some("100.64.0.14");
+        assert_eq!(reached_by("0.0.0.0", vpn, &stack), Some(Entry::Internet));
+        assert_eq!(reached_by("::", vpn, &stack), Some(Entry::Internet));
+        assert_eq!(
+            reached_by("203.0.113.10", vpn, &stack),
+            Some(Entry::Internet)
+        );
+        assert_eq!(reached_by("100.64.0.14", vpn, &stack), Some(Entry::Vpn));
+        assert_eq!(reached_by("100.64.0.99", None, &stack), Some(Entry::Vpn));
+        assert_eq!(reached_by("127.0.0.1", vpn, &stack), None);
+        assert_eq!(reached_by("[::1]", vpn, &stack), None);
+        assert_eq!(reached_by("localhost", vpn, &stack), None);
+    }
 }
