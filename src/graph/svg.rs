@@ -1009,19 +1009,7 @@ impl<'a> Layout<'a> {
             .map(|e| (e.style, self.polyline(e)))
             .collect();
         for (style, points) in &lines {
-            let (color, width, dash, marker) = match style {
-                Style::Entry(Entry::Internet) => {
-                    (entry_color(Entry::Internet), "2", "", "internet")
-                }
-                Style::Entry(Entry::Vpn) => (entry_color(Entry::Vpn), "1.6", "", "vpn"),
-                Style::Dependency => (DEPENDENCY_COLOR, "1.2", "", "dependency"),
-                Style::Implicit => (
-                    IMPLICIT_COLOR,
-                    "1.2",
-                    " stroke-dasharray=\"5 3\"",
-                    "implicit",
-                ),
-            };
+            let (color, width, dash, marker) = line_style(*style);
             writeln!(
                 out,
                 "<path d=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#arrow-{marker})\"/>",
@@ -1282,6 +1270,22 @@ fn draw_entry(out: &mut String, view: &View, entry: Entry, x: i32, y: i32, width
     out.push_str("</g>\n");
 }
 
+/// Colour, width, dash attribute and arrow marker of a line, in the picture and its
+/// legend alike.
+fn line_style(style: Style) -> (&'static str, &'static str, &'static str, &'static str) {
+    match style {
+        Style::Entry(Entry::Internet) => (entry_color(Entry::Internet), "2", "", "internet"),
+        Style::Entry(Entry::Vpn) => (entry_color(Entry::Vpn), "1.6", "", "vpn"),
+        Style::Dependency => (DEPENDENCY_COLOR, "1.2", "", "dependency"),
+        Style::Implicit => (
+            IMPLICIT_COLOR,
+            "1.2",
+            " stroke-dasharray=\"5 3\"",
+            "implicit",
+        ),
+    }
+}
+
 /// An orthogonal polyline with rounded corners.
 fn rounded_path(points: &[(i32, i32)]) -> String {
     let mut d = String::new();
@@ -1489,12 +1493,7 @@ impl Legend {
                 )
                 .unwrap(),
                 Mark::Line(style, text) => {
-                    let (color, dash, marker, width) = match style {
-                        Style::Entry(Entry::Internet) => (entry_color(Entry::Internet), "", "internet", "2"),
-                        Style::Entry(Entry::Vpn) => (entry_color(Entry::Vpn), "", "vpn", "1.6"),
-                        Style::Dependency => (DEPENDENCY_COLOR, "", "dependency", "1.2"),
-                        Style::Implicit => (IMPLICIT_COLOR, " stroke-dasharray=\"5 3\"", "implicit", "1.2"),
-                    };
+                    let (color, width, dash, marker) = line_style(*style);
                     writeln!(
                         out,
                         "<path d=\"M{x},{} H{}\" stroke=\"{color}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#arrow-{marker})\"/><text x=\"{}\" y=\"{text_y}\" font-size=\"{SMALL_SIZE}\" fill=\"#212121\">{text}</text>",
