@@ -2,12 +2,13 @@
 //!
 //! One [`View`] is extracted from the [`Stack`] (hosts and their services, who reaches
 //! which service from outside, dependencies, networks) and written in three formats:
-//! SVG laid out by vpai itself (`svg.rs`: vpai is a single binary, Graphviz is not
+//! SVG laid out by vpai itself (`layout.rs`, `svg.rs`: vpai is a single binary, Graphviz is not
 //! needed at runtime), DOT for those who want Graphviz's layout, and Mermaid for
 //! Markdown that renders it. Every output is a pure, deterministic function of the
 //! stack: ordered maps, no timestamps.
 
 mod dot;
+mod layout;
 mod mermaid;
 mod svg;
 
