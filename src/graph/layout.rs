@@ -88,8 +88,9 @@ enum Track {
     BottomBus,
 }
 
-/// A stretch of a track one or more edges run along, over grid slots `lo..=hi`
-/// (columns and gutters across a channel, rows and channels down a gutter).
+/// A stretch of a track one or more edges run along, over grid slots `lo..=hi`:
+/// across a channel, gutter `g` is slot `2g` and column `c` slot `2c + 1`; down a
+/// gutter, channel `k` is slot `2k`, row `r` slot `2r + 1`, and -1 is above the host.
 struct Segment {
     track: Track,
     lo: i32,
