@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::{self, Diagnostic};
+use crate::graph::GraphFormat;
 use crate::secrets::{self, SecretValues};
 use crate::source::Sources;
 use crate::stack::{self, Report, Stack};
@@ -26,7 +27,7 @@ use crate::{deploy, init, render, rules};
 and renders everything a host runs: compose file, env files, Caddyfile, service configs.\n\n\
 Start with `vpai init`, then `vpai check` and `vpai render`; deploy with `vpai plan` and \
 `vpai apply` (or `vpai up` on this machine). `vpai explain RULE` documents every check.",
-    after_help = "Examples:\n  vpai init mystack --defaults --name acme --domain acme.example\n  vpai check examples/javisi --env preprod\n  vpai render examples/javisi --out /tmp/bundle\n  vpai secrets show -C examples/javisi\n  vpai explain memory-budget"
+    after_help = "Examples:\n  vpai init mystack --defaults --name acme --domain acme.example\n  vpai check examples/javisi --env preprod\n  vpai render examples/javisi --out /tmp/bundle\n  vpai graph examples/javisi --out docs/javisi.svg\n  vpai secrets show -C examples/javisi\n  vpai explain memory-budget"
 )]
 pub struct Cli {
     /// When to color output.
@@ -66,6 +67,34 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         identity: IdentityArgs,
+    },
+    /// Draw the stack: hosts, services, networks, routes and dependencies.
+    ///
+    /// The architecture drawing for your docs, made from the resolved stack so it
+    /// cannot drift from what vpai deploys. Hosts are boxes (architecture, addresses)
+    /// holding their services (image, port, one badge per network; internal networks
+    /// dashed). "Internet" and "VPN clients" reach the services their routes and
+    /// published ports open, each line labelled with its site; dependencies point
+    /// from a service to what it needs, dashed when vpai added them (database
+    /// server, Redis). The output is deterministic: commit it and regenerate it. A
+    /// stack with errors is refused, as `render` refuses it: run `vpai check` first.
+    ///
+    /// Formats: `svg` (the default) is a picture laid out by vpai itself, no Graphviz
+    /// needed; `dot` is Graphviz source for `dot -Tsvg`; `mermaid` is a flowchart
+    /// for Markdown that renders Mermaid blocks (GitHub, GitLab, MkDocs). Without
+    /// --format, the extension of --out decides (.svg, .dot/.gv, .mmd/.mermaid).
+    #[command(
+        after_help = "Examples:\n  vpai graph examples/javisi --out docs/javisi.svg\n  vpai graph examples/javisi --env preprod --format dot | dot -Tpng > stack.png\n  vpai graph --format mermaid --out docs/stack.mmd"
+    )]
+    Graph {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Output format [default: from --out's extension, else svg].
+        #[arg(long, value_enum)]
+        format: Option<GraphFormat>,
+        /// File to write instead of stdout.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
     },
     /// Compare the stack with a host's Docker engine and list what apply would change.
     Plan {
@@ -548,6 +577,7 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Init(args) => init::run(args).map_err(Failure::from),
+        Command::Graph { stack, format, out } => graph_cmd(&stack, format, out.as_deref()),
         Command::Plan { deploy, out } => plan_cmd(&deploy, out.as_ref()),
         Command::Apply {
             deploy,
@@ -795,6 +825,37 @@ fn bootstrap_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
+fn graph_cmd(
+    args: &StackArgs,
+    format: Option<GraphFormat>,
+    out: Option<&Path>,
+) -> Result<ExitCode, Failure> {
+    let format = format
+        .or_else(|| out.and_then(format_of_extension))
+        .unwrap_or(GraphFormat::Svg);
+    let stack = load_checked(args, "graph-refused", "nothing drawn: the stack has errors")?;
+    let drawing = crate::graph::render(&stack, format);
+    match out {
+        Some(path) => {
+            std::fs::write(path, &drawing).map_err(|e| {
+                Diagnostic::error("io", format!("cannot write {}: {e}", path.display()))
+            })?;
+            let count =
+                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+            eprintln!(
+                "drew `{}` ({}: {} on {}) into {}",
+                stack.project.name,
+                stack.env,
+                count(stack.services.len(), "service"),
+                count(stack.hosts.len(), "host"),
+                path.display()
+            );
+        }
+        None => print!("{drawing}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Write `text` to `path` with mode 0600 from the first byte, through a temporary file
 /// in the same directory, so that neither a reader nor a crash sees half of it.
 fn write_private_atomically(path: &Path, text: &str) -> std::io::Result<()> {
@@ -817,6 +878,16 @@ fn write_private_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&staging, path)
+}
+
+/// The format a file name asks for: `stack.dot` is Graphviz source, not a picture.
+fn format_of_extension(path: &Path) -> Option<GraphFormat> {
+    match path.extension()?.to_str()? {
+        "svg" => Some(GraphFormat::Svg),
+        "dot" | "gv" => Some(GraphFormat::Dot),
+        "mmd" | "mermaid" => Some(GraphFormat::Mermaid),
+        _ => None,
+    }
 }
 
 fn lint_cmd(

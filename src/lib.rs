@@ -13,6 +13,7 @@ pub mod cli;
 pub mod deploy;
 pub mod diagnostic;
 pub mod engine;
+pub mod graph;
 pub mod host;
 pub mod init;
 pub mod lint;
