@@ -1610,6 +1610,34 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
     }
     assert_eq!(redis(&["GET", "vpai:answer"]), "42");
 
+    // On the host, as its timer runs it: the bundle's plan, secrets from the
+    // bundle's env file (EnvironmentFile= of the systemd unit), no stack directory.
+    let root = format!("/opt/{}", e.project);
+    let timer = run(Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -a && . {root}/configs/backup/backup.env && exec \"$0\" backup run --bundle {root} --job postgresql --target local --staging \"$1\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_vpai"))
+        .arg(&staging)
+        .env_remove("VPAI_IDENTITY"));
+    assert_eq!(timer.code, 0, "{}\n{}", timer.stdout, timer.stderr);
+    let list = e.vpai(&[
+        "backup",
+        "list",
+        "--target",
+        "local",
+        "--json",
+        "--job",
+        "postgresql",
+    ]);
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(
+        listed[0]["snapshots"].as_array().unwrap().len(),
+        2,
+        "{listed:#}"
+    );
+
     // A restore with a mistyped job changes nothing and says what exists.
     let typo = e.vpai(&[
         "backup",
