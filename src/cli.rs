@@ -253,7 +253,7 @@ enum Command {
         #[command(subcommand)]
         command: BackupCommand,
     },
-    /// Prepare the machines themselves: what deploys expect a host to be.
+    /// The machines themselves: make a new one what deploys expect, audit what one runs.
     Host {
         #[command(subcommand)]
         command: HostCommand,
@@ -356,6 +356,29 @@ enum HostCommand {
         out: Option<PathBuf>,
         #[command(flatten)]
         identity: IdentityArgs,
+    },
+    /// Audit what a host runs: the CIS Docker Benchmark v1.6.0 §5 checks on every container.
+    ///
+    /// Reads every container of the host's engine, vpai's or not, running or not,
+    /// and reports: published ports and the interfaces they listen on (every
+    /// interface is a finding, except the proxy's 80 and 443 and ports the stack
+    /// declares `public = true`), privileged containers, the host's namespaces, the
+    /// Docker socket and sensitive host directories mounted, capabilities added
+    /// without `cap_drop: [ALL]`, no `no-new-privileges`, seccomp/AppArmor/SELinux
+    /// switched off, privileged host ports, no memory or process limit; and containers
+    /// vpai did not deploy, of another project, or of a service the stack no longer
+    /// has on this host.
+    ///
+    /// A finding's code is the lint rule that flags the same setting in a compose file
+    /// (`compose-privileged`, ...) or an `audit-` check; `vpai explain CODE` documents
+    /// both. A mount the stack accepts (a catalog mount's `lint_ignore`) is reported as
+    /// accepted, with its reason. Needs no secrets. Exit 1 when an error is not accepted.
+    #[command(
+        after_help = "Examples:\n  vpai host audit examples/javisi --host vps\n  vpai host audit examples/local --target local --json"
+    )]
+    Audit {
+        #[command(flatten)]
+        deploy: DeployArgs,
     },
 }
 
@@ -633,6 +656,9 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
                     identity,
                 },
         } => bootstrap_cmd(&host, &stack, out.as_deref(), &identity, color),
+        Command::Host {
+            command: HostCommand::Audit { deploy },
+        } => audit_cmd(&deploy),
     }
 }
 
@@ -970,6 +996,7 @@ fn explain(rule: Option<&str>) -> Result<ExitCode, Failure> {
             .iter()
             .map(|r| r.name())
             .chain(crate::lint::rules::LINT_RULES.iter().map(|r| r.name()))
+            .chain(crate::host::audit::AUDIT_CHECKS.iter().map(|c| c.name))
     };
     match rule {
         None => {
@@ -981,25 +1008,34 @@ fn explain(rule: Option<&str>) -> Result<ExitCode, Failure> {
             for r in crate::lint::rules::LINT_RULES {
                 println!("  {:<38} {}", r.name(), summary(r.doc()));
             }
+            println!("\nHost audit checks (vpai host audit; it also reports the compose- rules):");
+            for c in crate::host::audit::AUDIT_CHECKS {
+                println!("  {:<38} {}", c.name, summary(c.doc));
+            }
             Ok(ExitCode::SUCCESS)
         }
-        Some(name) => match (rules::find(name), crate::lint::rules::find(name)) {
-            (Some(r), _) => {
-                print!("{}", rules::explain(r));
-                Ok(ExitCode::SUCCESS)
-            }
-            (None, Some(r)) => {
-                print!("{}", rules::explain_page(r.name(), r.severity(), r.doc()));
-                Ok(ExitCode::SUCCESS)
-            }
-            (None, None) => Err(Diagnostic::error(
-                "unknown-rule",
-                format!("no rule named `{name}`"),
-            )
-            .maybe_help(crate::suggest::hint(name, names()))
-            .note("`vpai explain` lists every rule")
-            .into()),
-        },
+        Some(name) => {
+            let page = match (
+                rules::find(name),
+                crate::lint::rules::find(name),
+                crate::host::audit::find(name),
+            ) {
+                (Some(r), _, _) => rules::explain(r),
+                (None, Some(r), _) => rules::explain_page(r.name(), r.severity().label(), r.doc()),
+                (None, None, Some(c)) => rules::explain_page(c.name, c.severity.label(), c.doc),
+                (None, None, None) => {
+                    return Err(Diagnostic::error(
+                        "unknown-rule",
+                        format!("no rule named `{name}`"),
+                    )
+                    .maybe_help(crate::suggest::hint(name, names()))
+                    .note("`vpai explain` lists every rule")
+                    .into());
+                }
+            };
+            print!("{page}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -1614,6 +1650,125 @@ fn status_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn audit_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
+    let (stack, host, target) = light_context(args)?;
+    let rt = deploy::runtime();
+    let engine = connect(&rt, &target)?;
+    let facts = rt
+        .block_on(crate::engine::audit::read(&engine))
+        .map_err(deploy::error)?;
+    let report = crate::host::audit::judge(&facts, &stack, &host);
+    if args.json {
+        print_json(&report);
+    } else {
+        print!("{}", audit_table(&report));
+    }
+    Ok(exit(report.ok))
+}
+
+/// The published ports, then each container with its findings, then the counts.
+fn audit_table(report: &crate::host::audit::Report) -> String {
+    use crate::host::audit::Owner;
+    let mut out = format!(
+        "audit of `{}` host `{}` ({}): {} containers\n",
+        report.project,
+        report.host,
+        report.env,
+        report.containers.len()
+    );
+    if !report.ports.is_empty() {
+        let container_width = report
+            .ports
+            .iter()
+            .map(|p| p.container.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(9);
+        let address_width = report
+            .ports
+            .iter()
+            .map(|p| p.address().chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        out.push_str(&format!(
+            "\n{:<container_width$}  {:<address_width$}     CONTAINER PORT\n",
+            "CONTAINER", "HOST"
+        ));
+        for p in &report.ports {
+            out.push_str(&format!(
+                "{:<container_width$}  {:<address_width$}  -> {}{}\n",
+                p.container,
+                p.address(),
+                p.container_port,
+                if p.every_interface {
+                    "  (every interface)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    let code_width = report
+        .findings
+        .iter()
+        .map(|f| f.code.len())
+        .max()
+        .unwrap_or(0);
+    for c in &report.containers {
+        let owner = match &c.owner {
+            Owner::Stack { service } => format!("{}/{service}", report.project),
+            Owner::Orphan {
+                service: Some(service),
+            } => format!("{}/{service}, orphan", report.project),
+            Owner::Orphan { service: None } => format!("{}, no service", report.project),
+            Owner::Foreign { project } => format!("project {project}"),
+            Owner::Unmanaged => "not vpai's".to_string(),
+        };
+        out.push_str(&format!(
+            "\n{}  {}  ({owner}, {})\n",
+            c.name,
+            c.image,
+            if c.running { "running" } else { "stopped" }
+        ));
+        let findings: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.container == c.name)
+            .collect();
+        if findings.is_empty() {
+            out.push_str("  ok\n");
+        }
+        for f in findings {
+            let severity = if f.accepted.is_some() {
+                "accepted"
+            } else {
+                f.severity.label()
+            };
+            out.push_str(&format!(
+                "  {severity:<8}  {:<code_width$}  {}\n",
+                f.code, f.message
+            ));
+            if let Some(reason) = &f.accepted {
+                out.push_str(&format!(
+                    "  {:<8}  {:<code_width$}  reason: {reason}\n",
+                    "", ""
+                ));
+            }
+        }
+    }
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    out.push_str(&format!(
+        "\n{}, {}, {} info, {} accepted in {}\n",
+        plural(report.errors, "error"),
+        plural(report.warnings, "warning"),
+        report.info,
+        report.accepted,
+        plural(report.containers.len(), "container")
+    ));
+    out
 }
 
 fn logs_cmd(

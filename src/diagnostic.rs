@@ -19,6 +19,16 @@ pub enum Severity {
     Error,
 }
 
+impl Severity {
+    /// As the JSON output and `vpai explain` write it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Label {
     pub span: Span,

@@ -1,5 +1,5 @@
 //! End-to-end tests of the CLI: init (flags and the interactive wizard), secrets,
-//! render's refusals, the JSON Schema and JSON output.
+//! render's refusals, the JSON Schema and JSON output, `host audit`'s arguments.
 
 mod common;
 
@@ -475,4 +475,64 @@ fn secrets_edit_round_trips_through_the_editor() {
         broken.stderr
     );
     assert_eq!(before, std::fs::read(s.dir().join("secrets.age")).unwrap());
+}
+
+#[test]
+fn host_audit_says_what_it_checks_and_explains_its_codes() {
+    let help = run(vpai().args(["host", "audit", "--help"]));
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    for words in [
+        "CIS Docker Benchmark v1.6.0 §5",
+        "--host <HOST>",
+        "--target <TARGET>",
+        "--json",
+        "lint_ignore",
+        "vpai explain CODE",
+        "vpai host audit examples/local --target local --json",
+    ] {
+        assert!(
+            help.stdout.contains(words),
+            "no `{words}` in:\n{}",
+            help.stdout
+        );
+    }
+    // Its codes are lint rules or audit checks, and both have a page.
+    for code in ["compose-docker-socket", "audit-unmanaged", "audit-orphan"] {
+        let page = run(vpai().args(["explain", code]));
+        assert_eq!(page.code, 0, "{}", page.stderr);
+        assert!(
+            page.stdout.starts_with(&format!("# {code} (")),
+            "{}",
+            page.stdout
+        );
+    }
+    let list = run(vpai().arg("explain"));
+    assert!(list.stdout.contains("Host audit checks"), "{}", list.stdout);
+}
+
+#[test]
+fn host_audit_refuses_an_unknown_host_before_reaching_any_engine() {
+    // A target nobody listens on: the refusal must come first.
+    let out = run(vpai()
+        .args([
+            "host",
+            "audit",
+            "--host",
+            "locla",
+            "--target",
+            "unix:///nonexistent/docker.sock",
+        ])
+        .arg(root().join("examples/local")));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("no host `locla` in this stack"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `local`?"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
 }

@@ -1654,3 +1654,160 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
         typo.stderr
     );
 }
+
+/// A container started by hand for a test, removed when the test ends, pass or fail.
+struct RogueContainer(String);
+
+impl Drop for RogueContainer {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+/// `vpai host audit --target local --json`: exit code and report.
+fn audit(e: &E2e) -> (i32, serde_json::Value) {
+    let out = e.vpai(&["host", "audit", "--target", "local", "--json"]);
+    let report = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|err| panic!("{err}: {}\n{}", out.stdout, out.stderr));
+    (out.code, report)
+}
+
+/// `(code, severity)` of the findings of the containers `keep` selects, with whether
+/// the stack accepts each.
+fn audit_findings(
+    report: &serde_json::Value,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<(String, String, bool)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| keep(f["container"].as_str().unwrap()))
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                f.get("accepted").is_some(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn host_audit_finds_nothing_wrong_in_the_stack_and_everything_in_a_rogue_container() {
+    let e = E2e::new("audit");
+    e.up();
+
+    // Other projects and containers may share this engine: judge the stack's own.
+    let (code, report) = audit(&e);
+    let own: Vec<String> = report["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["owner"]["kind"] == "stack")
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(own.len(), 9, "{report:#}");
+    assert!(
+        own.iter()
+            .all(|n| n.starts_with(&format!("{}_", e.project)))
+    );
+    let own_errors: Vec<_> = audit_findings(&report, |c| own.iter().any(|o| o == c))
+        .into_iter()
+        .filter(|(_, severity, accepted)| severity == "error" && !accepted)
+        .collect();
+    assert!(own_errors.is_empty(), "{own_errors:?}\n{report:#}");
+    assert_eq!(code, if report["ok"] == true { 0 } else { 1 });
+    let caddy_ports: Vec<_> = report["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["container"] == e.container("caddy").as_str())
+        .map(|p| {
+            (
+                p["host_ip"].as_str().unwrap(),
+                p["host_port"].as_str().unwrap(),
+                p["every_interface"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        caddy_ports,
+        [("127.0.0.1", "18080", false), ("127.0.0.1", "18443", false)]
+    );
+
+    let name = format!("vpai-audit-rogue-{}", std::process::id());
+    let _rogue = RogueContainer(name.clone());
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--privileged",
+        "-p",
+        "0.0.0.0:18999:8080",
+        "-v",
+        "/var/run/docker.sock:/var/run/docker.sock",
+        "vpai-test/debian:bookworm",
+        "sleep",
+        "600",
+    ]);
+    let (code, report) = audit(&e);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["ok"], false);
+    let rogue = report["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(rogue["owner"]["kind"], "unmanaged");
+    // No no-new-privileges finding, and none for the SELinux label Docker disables
+    // itself: privileged says worse.
+    let expected: Vec<(String, String, bool)> = [
+        ("audit-unmanaged", "info"),
+        ("compose-privileged", "error"),
+        ("compose-docker-socket", "error"),
+        ("compose-port-all-interfaces", "warning"),
+        ("compose-no-memory-limit", "warning"),
+        ("compose-no-pids-limit", "warning"),
+    ]
+    .iter()
+    .map(|(code, severity)| (code.to_string(), severity.to_string(), false))
+    .collect();
+    assert_eq!(
+        audit_findings(&report, |c| c == name),
+        expected,
+        "{report:#}"
+    );
+    let rogue_ports: Vec<_> = report["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["container"] == name.as_str())
+        .collect();
+    assert_eq!(rogue_ports.len(), 1, "{rogue_ports:?}");
+    assert_eq!(rogue_ports[0]["host_ip"], "0.0.0.0");
+    assert_eq!(rogue_ports[0]["host_port"], "18999");
+    assert_eq!(rogue_ports[0]["container_port"], "8080/tcp");
+    assert_eq!(rogue_ports[0]["every_interface"], true);
+
+    // The human table names it too: its port line, its group, the summary.
+    let human = e.vpai(&["host", "audit", "--target", "local"]);
+    assert_eq!(human.code, 1);
+    let lines: Vec<&str> = human.stdout.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with(&name)
+            && l.contains("0.0.0.0:18999")
+            && l.ends_with("-> 8080/tcp  (every interface)")),
+        "{}",
+        human.stdout
+    );
+    let group = format!("{name}  vpai-test/debian:bookworm  (not vpai's, running)");
+    assert!(lines.contains(&group.as_str()), "{}", human.stdout);
+    assert!(
+        lines.last().unwrap().contains(" accepted in "),
+        "{}",
+        human.stdout
+    );
+}

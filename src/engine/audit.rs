@@ -38,6 +38,8 @@ pub struct ContainerFacts {
     pub network_mode: String,
     pub pid_mode: String,
     pub ipc_mode: String,
+    pub uts_mode: String,
+    pub userns_mode: String,
     pub ports: Vec<PublishedPort>,
     pub binds: Vec<Bind>,
     /// Bytes; 0 is no limit.
@@ -106,6 +108,8 @@ pub async fn read(engine: &Engine) -> Result<Vec<ContainerFacts>, EngineError> {
             network_mode: host.network_mode.unwrap_or_default(),
             pid_mode: host.pid_mode.unwrap_or_default(),
             ipc_mode: host.ipc_mode.unwrap_or_default(),
+            uts_mode: host.uts_mode.unwrap_or_default(),
+            userns_mode: host.userns_mode.unwrap_or_default(),
             ports,
             binds,
             memory: host.memory.unwrap_or(0),

@@ -52,7 +52,7 @@ pub fn render(diagnostics: &[Diagnostic], sources: &Sources) -> Value {
     let rules: Vec<Value> = LINT_RULES
         .iter()
         .map(|rule| {
-            let help = crate::rules::explain_page(rule.name(), rule.severity(), rule.doc());
+            let help = crate::rules::explain_page(rule.name(), rule.severity().label(), rule.doc());
             json!({
                 "id": rule.name(),
                 "shortDescription": { "text": summary(rule.doc()) },

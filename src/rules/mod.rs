@@ -32,7 +32,7 @@ mod openclaw_unknown_env;
 mod openclaw_websocket;
 mod platform_mismatch;
 mod postgres_data_path;
-mod published_port;
+pub(crate) mod published_port;
 mod redis_rename_command;
 mod route_collision;
 mod route_without_proxy;
@@ -144,15 +144,11 @@ pub fn check(stack: &Stack) -> Vec<Diagnostic> {
 
 /// The `explain` page of a rule: its name, severity and documentation.
 pub fn explain(rule: &dyn Rule) -> String {
-    explain_page(rule.name(), rule.severity(), rule.doc())
+    explain_page(rule.name(), rule.severity().label(), rule.doc())
 }
 
-/// An `explain` page, for stack and lint rules alike.
-pub fn explain_page(name: &str, severity: Severity, doc: &str) -> String {
-    let severity = match severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-    };
+/// An `explain` page, for stack rules, lint rules and host audit checks alike.
+pub fn explain_page(name: &str, severity: &str, doc: &str) -> String {
     let body: String = doc
         .lines()
         .map(|l| l.strip_prefix(' ').unwrap_or(l))

@@ -25,14 +25,24 @@ declare_rule! {
     pub struct PublishedPort => "published-port", Error;
 }
 
+/// No address, `0.0.0.0` or `::`: Docker listens on every interface.
+pub(crate) fn on_every_interface(bind: &str) -> bool {
+    bind.is_empty() || bind == "0.0.0.0" || bind == "::"
+}
+
+/// 80 and 443 of the reverse proxy: the one service meant to face the internet.
+pub(crate) fn proxy_web_port(kind: Kind, published: u16) -> bool {
+    kind == Kind::Proxy && matches!(published, 80 | 443)
+}
+
 impl PublishedPort {
     fn run(&self, stack: &Stack, out: &mut Vec<Diagnostic>) {
         for service in stack.services.values() {
             for port in &service.ports {
-                let everywhere =
-                    port.bind == "0.0.0.0" || port.bind == "::" || port.bind.is_empty();
-                let proxy_web = service.kind == Kind::Proxy && matches!(port.published, 80 | 443);
-                if everywhere && !proxy_web && !port.public {
+                if on_every_interface(&port.bind)
+                    && !proxy_web_port(service.kind, port.published)
+                    && !port.public
+                {
                     out.push(
                         Self::diagnostic(format!(
                             "`{}` publishes {}/{} on every interface",

@@ -31,17 +31,20 @@ declare_lint_rule! {
     pub struct ComposeCapAddWithoutDropAll => "compose-cap-add-without-drop-all", Warning, [Compose];
 }
 
+/// `cap_drop` starts from nothing: `ALL`.
+pub(crate) fn drops_all<'a>(cap_drop: impl IntoIterator<Item = &'a str>) -> bool {
+    cap_drop
+        .into_iter()
+        .any(|cap| cap.eq_ignore_ascii_case("ALL"))
+}
+
 impl ComposeCapAddWithoutDropAll {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
             let Some((key, _)) = service.node.entry("cap_add") else {
                 continue;
             };
-            let drops_all = service
-                .list("cap_drop")
-                .iter()
-                .any(|(cap, _)| cap.eq_ignore_ascii_case("ALL"));
-            if drops_all {
+            if drops_all(service.list("cap_drop").iter().map(|(cap, _)| cap.as_str())) {
                 continue;
             }
             let added: Vec<String> = service

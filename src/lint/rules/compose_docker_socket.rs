@@ -42,6 +42,19 @@ const SOCKETS: &[&str] = &["/var/run/docker.sock", "/run/docker.sock"];
 /// (`/run/user/1000/docker.sock`), Podman's Docker-compatible API.
 const SOCKET_FILES: &[&str] = &["docker.sock", "podman.sock"];
 
+/// The host path is the engine's socket.
+pub(crate) fn is_docker_socket(source: &str) -> bool {
+    let source = source.trim_end_matches('/');
+    let file_name = source.rsplit('/').next().unwrap_or(source);
+    SOCKETS.contains(&source) || SOCKET_FILES.contains(&file_name)
+}
+
+/// The host path is a directory that holds the engine's socket (`/var/run`, `/run`, `/`).
+pub(crate) fn holds_docker_socket(source: &str) -> bool {
+    let source = source.trim_end_matches('/');
+    source.is_empty() || SOCKETS.iter().any(|s| s.starts_with(&format!("{source}/")))
+}
+
 impl ComposeDockerSocket {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
@@ -55,14 +68,9 @@ impl ComposeDockerSocket {
                 else {
                     continue;
                 };
-                let source = source.trim_end_matches('/');
-                let file_name = source.rsplit('/').next().unwrap_or(source);
-                let label = if SOCKETS.contains(&source) || SOCKET_FILES.contains(&file_name) {
+                let label = if is_docker_socket(source) {
                     "the Docker socket: full control of the engine"
-                } else if !variable
-                    && (source.is_empty()
-                        || SOCKETS.iter().any(|s| s.starts_with(&format!("{source}/"))))
-                {
+                } else if !variable && holds_docker_socket(source) {
                     "this directory holds the Docker socket"
                 } else if variable && SOCKETS.contains(&mount.target.trim_end_matches('/')) {
                     "mounted where Docker clients look for the socket"

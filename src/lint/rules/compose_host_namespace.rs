@@ -32,7 +32,8 @@ declare_lint_rule! {
     pub struct ComposeHostNamespace => "compose-host-namespace", Error, [Compose];
 }
 
-const NAMESPACES: &[(&str, &str)] = &[
+/// The host namespaces a container can join: its compose key and the namespace's name.
+pub(crate) const NAMESPACES: &[(&str, &str)] = &[
     ("network_mode", "network"),
     ("pid", "process"),
     ("ipc", "IPC"),

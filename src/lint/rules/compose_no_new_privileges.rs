@@ -29,7 +29,8 @@ declare_lint_rule! {
     pub struct ComposeNoNewPrivileges => "compose-no-new-privileges", Warning, [Compose];
 }
 
-fn sets_it(option: &str) -> bool {
+/// A `security_opt` entry that sets `no-new-privileges`.
+pub(crate) fn sets_no_new_privileges(option: &str) -> bool {
     let option = option.trim();
     option == "no-new-privileges"
         || ["no-new-privileges:true", "no-new-privileges=true"].contains(&option)
@@ -38,7 +39,11 @@ fn sets_it(option: &str) -> bool {
 impl ComposeNoNewPrivileges {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
-            if service.list("security_opt").iter().any(|(o, _)| sets_it(o)) {
+            if service
+                .list("security_opt")
+                .iter()
+                .any(|(o, _)| sets_no_new_privileges(o))
+            {
                 continue;
             }
             let privileged = service.get("privileged").is_some_and(|p| p.is_true());

@@ -27,21 +27,20 @@ declare_lint_rule! {
     pub struct ComposePrivilegedPort => "compose-privileged-port", Warning, [Compose];
 }
 
-/// The lowest port of `published` (`53`, `20-21`).
-fn lowest(published: &str) -> Option<u16> {
-    published.split('-').next()?.trim().parse().ok()
+/// The lowest port of `published` (`53`, `20-21`) when it is privileged and not the
+/// proxy's 80 or 443.
+pub(crate) fn privileged_host_port(published: &str) -> Option<u16> {
+    let low: u16 = published.split('-').next()?.trim().parse().ok()?;
+    (low < 1024 && low != 80 && low != 443).then_some(low)
 }
 
 impl ComposePrivilegedPort {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
             for port in service.ports() {
-                let Some(low) = port.published.as_deref().and_then(lowest) else {
+                let Some(low) = port.published.as_deref().and_then(privileged_host_port) else {
                     continue;
                 };
-                if low >= 1024 || low == 80 || low == 443 {
-                    continue;
-                }
                 // A long-syntax port is a block mapping whose span runs on to the
                 // next key: point at its `published:` line.
                 let span = match port.node.entry("published") {

@@ -39,7 +39,8 @@ const EXACT: &[&str] = &[
 ];
 const WHOLE_TREE: &[&str] = &["/boot", "/dev", "/proc", "/sys"];
 
-fn sensitive(path: &str) -> bool {
+/// A host directory that must not be mounted into a container (§5.5).
+pub(crate) fn sensitive_host_path(path: &str) -> bool {
     let trimmed = match path.trim_end_matches('/') {
         "" => "/",
         p => p,
@@ -54,7 +55,7 @@ impl ComposeSensitiveMount {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
             for mount in service.mounts() {
-                let Some(source) = mount.host_path().filter(|s| sensitive(s)) else {
+                let Some(source) = mount.host_path().filter(|s| sensitive_host_path(s)) else {
                     continue;
                 };
                 let mut d =
@@ -88,12 +89,12 @@ impl ComposeSensitiveMount {
 mod tests {
     #[test]
     fn directories_not_single_files() {
-        assert!(super::sensitive("/"));
-        assert!(super::sensitive("/etc/"));
-        assert!(super::sensitive("/sys/fs/cgroup"));
-        assert!(super::sensitive("/dev/disk"));
-        assert!(!super::sensitive("/etc/localtime"));
-        assert!(!super::sensitive("/var/lib/docker"));
-        assert!(!super::sensitive("/srv/data"));
+        assert!(super::sensitive_host_path("/"));
+        assert!(super::sensitive_host_path("/etc/"));
+        assert!(super::sensitive_host_path("/sys/fs/cgroup"));
+        assert!(super::sensitive_host_path("/dev/disk"));
+        assert!(!super::sensitive_host_path("/etc/localtime"));
+        assert!(!super::sensitive_host_path("/var/lib/docker"));
+        assert!(!super::sensitive_host_path("/srv/data"));
     }
 }

@@ -30,12 +30,16 @@ declare_lint_rule! {
     pub struct ComposeUnconfinedProfile => "compose-unconfined-profile", Error, [Compose];
 }
 
-fn disables_confinement(option: &str) -> Option<&'static str> {
+/// What `disables_confinement` names for `label:disable`.
+pub(crate) const SELINUX_LABELS: &str = "SELinux labels";
+
+/// The confinement a `security_opt` entry switches off, if it does.
+pub(crate) fn disables_confinement(option: &str) -> Option<&'static str> {
     let normalized = option.trim().replace('=', ":").to_ascii_lowercase();
     match normalized.as_str() {
         "seccomp:unconfined" => Some("seccomp"),
         "apparmor:unconfined" => Some("AppArmor"),
-        "label:disable" => Some("SELinux labels"),
+        "label:disable" => Some(SELINUX_LABELS),
         _ => None,
     }
 }
