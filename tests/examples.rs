@@ -410,10 +410,7 @@ fn vpn_server_gets_the_records_of_every_host_and_the_monitors() {
 
     let monitors: Vec<serde_json::Value> =
         serde_json::from_str(&text("vpn/uptime-kuma/monitors.json")).unwrap();
-    let urls: Vec<&str> = monitors
-        .iter()
-        .map(|m| m["url"].as_str().unwrap())
-        .collect();
+    let urls: Vec<&str> = monitors.iter().filter_map(|m| m["url"].as_str()).collect();
     for url in [
         "https://example.cloud/health",
         "https://mayi.example.cloud/healthz",
@@ -423,6 +420,8 @@ fn vpn_server_gets_the_records_of_every_host_and_the_monitors() {
     ] {
         assert!(urls.contains(&url), "no monitor for {url}: {urls:?}");
     }
+    let heartbeat = monitors.iter().find(|m| m["type"] == "push").unwrap();
+    assert_eq!(heartbeat["interval"], 86400);
     let tls = monitors
         .iter()
         .find(|m| m["url"] == "https://example.cloud")

@@ -122,6 +122,7 @@ struct Monitor {
     name: String,
     #[serde(rename = "type")]
     kind: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
     url: String,
     interval: u32,
     retry_interval: u32,
@@ -200,5 +201,21 @@ fn monitors(stack: &Stack) -> Vec<Monitor> {
         maxredirects: Some(0),
         description: "certificate expiry".to_string(),
     });
+    // 001 §6.1: a push monitor that expects the backups' ping once a day; its push
+    // URL is what `vpai secrets set backup_heartbeat_url` takes.
+    if stack.backup.as_ref().is_some_and(|b| b.heartbeat) {
+        monitors.push(Monitor {
+            name: format!("{project} — backup heartbeat"),
+            kind: "push",
+            url: String::new(),
+            interval: 86400,
+            retry_interval: 3600,
+            maxretries: 0,
+            accepted_statuscodes: Vec::new(),
+            expiry_notification: false,
+            maxredirects: None,
+            description: "pushed by `vpai backup run` after each run".to_string(),
+        });
+    }
     monitors
 }
