@@ -1152,11 +1152,7 @@ fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
             yes,
         } => {
             let session = backup_session(&deploy, None, None, &rt)?;
-            let job = session.job(&job)?;
-            let runner = rt.block_on(session.runner())?;
-            let chosen = rt
-                .block_on(async { runner.snapshot(job, snapshot.as_deref()) })
-                .map_err(|e| Diagnostic::error("restore", e))?;
+            let (runner, job, chosen) = rt.block_on(session.prepare(&job, snapshot.as_deref()))?;
             if !yes {
                 if !std::io::stdin().is_terminal() {
                     return Err(Diagnostic::error("refused", "no terminal to confirm on")
@@ -1195,11 +1191,7 @@ fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
             snapshot,
         } => {
             let session = backup_session(&deploy, None, None, &rt)?;
-            let job = session.job(&job)?;
-            let runner = rt.block_on(session.runner())?;
-            let chosen = rt
-                .block_on(async { runner.snapshot(job, snapshot.as_deref()) })
-                .map_err(|e| Diagnostic::error("drill", e))?;
+            let (runner, job, chosen) = rt.block_on(session.prepare(&job, snapshot.as_deref()))?;
             let report = rt
                 .block_on(runner.drill(job, &chosen))
                 .map_err(|e| Diagnostic::error("drill", e))?;

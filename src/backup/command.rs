@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::backup::heartbeat::{self, Status};
 use crate::backup::plan::{BackupJob, HEARTBEAT_SECRET, HostPlan, PLAN_FILE};
-use crate::backup::restic::{Restic, ResticEnv};
+use crate::backup::restic::{Restic, ResticEnv, Snapshot};
 use crate::backup::run::{JobReport, Runner};
 use crate::deploy::Context;
 use crate::diagnostic::Diagnostic;
@@ -145,6 +145,21 @@ impl Session {
             staging_root: self.staging_root.clone(),
             helper_image,
         })
+    }
+
+    /// What `restore` and `drill` start from: the runner, the job named and its
+    /// snapshot (the one named, or the latest).
+    pub async fn prepare(
+        &self,
+        job: &str,
+        snapshot: Option<&str>,
+    ) -> Result<(Runner<'_>, &BackupJob, Snapshot), Diagnostic> {
+        let job = self.job(job)?;
+        let runner = self.runner().await?;
+        let chosen = runner
+            .snapshot(job, snapshot)
+            .map_err(|e| Diagnostic::error("snapshot", e))?;
+        Ok((runner, job, chosen))
     }
 
     /// Run the jobs (all, or those named), one after the other, then push the

@@ -109,13 +109,17 @@ pub async fn exec(
             text.push_str(&chunk?.to_string());
         }
     }
-    let code = engine
+    Ok((exit_code(engine, &exec.id).await?, text))
+}
+
+/// The exit code of a finished exec (-1 if the engine does not know it).
+pub async fn exit_code(engine: &Engine, exec: &str) -> Result<i64, EngineError> {
+    Ok(engine
         .docker
-        .inspect_exec(&exec.id)
+        .inspect_exec(exec)
         .await?
         .exit_code
-        .unwrap_or(-1);
-    Ok((code, text))
+        .unwrap_or(-1))
 }
 
 /// Roles, databases and extensions of every database on `server`. Returns what changed.

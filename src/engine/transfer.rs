@@ -56,13 +56,7 @@ pub async fn exec_to_file(
         }
     }
     file.flush().await.map_err(io)?;
-    let code = engine
-        .docker
-        .inspect_exec(&exec.id)
-        .await?
-        .exit_code
-        .unwrap_or(-1);
-    Ok((code, stderr))
+    Ok((super::provision::exit_code(engine, &exec.id).await?, stderr))
 }
 
 /// `path` of a container (running or not) as the tar the engine makes of it: its
