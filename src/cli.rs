@@ -26,7 +26,9 @@ use crate::{deploy, init, render, rules};
 (secrets.age), checks the whole configuration against the pitfalls known to break a deploy, \
 and renders everything a host runs: compose file, env files, Caddyfile, service configs.\n\n\
 Start with `vpai init`, then `vpai check` and `vpai render`; deploy with `vpai plan` and \
-`vpai apply` (or `vpai up` on this machine). `vpai explain RULE` documents every check.",
+`vpai apply` (or `vpai up` on this machine). Then `vpai smoke` checks the host end to end, \
+`vpai backup` saves and restores its data, `vpai host audit` reviews what it runs, `vpai graph` \
+draws it; `vpai host bootstrap` prepares a new machine. `vpai explain RULE` documents every check.",
     after_help = "Examples:\n  vpai init mystack --defaults --name acme --domain acme.example\n  vpai check examples/javisi --env preprod\n  vpai render examples/javisi --out /tmp/bundle\n  vpai graph examples/javisi --out docs/javisi.svg\n  vpai secrets show -C examples/javisi\n  vpai explain memory-budget"
 )]
 pub struct Cli {
