@@ -83,11 +83,7 @@ pub async fn read(engine: &Engine) -> Result<Vec<ContainerFacts>, EngineError> {
             .mounts
             .unwrap_or_default()
             .into_iter()
-            .filter(|m| {
-                m.typ
-                    .as_ref()
-                    .is_some_and(|t| format!("{t:?}").eq_ignore_ascii_case("bind"))
-            })
+            .filter(|m| m.typ.as_deref() == Some("bind"))
             .map(|m| Bind {
                 source: m.source.unwrap_or_default(),
                 target: m.destination.unwrap_or_default(),
