@@ -307,7 +307,8 @@ enum BackupCommand {
     ///
     /// The scratch container is a copy of the service's (image, command, user,
     /// healthcheck) with no network, no port and fresh volumes; it is removed after.
-    /// PostgreSQL dumps are drilled: each database restored, its tables counted.
+    /// PostgreSQL: each database restored, its tables' rows counted. Redis: the RDB
+    /// loaded, its keys counted.
     Drill {
         /// The job: the service whose snapshot to drill.
         job: String,

@@ -1586,6 +1586,15 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
 
     // Redis: the key deleted after the backup comes back with the RDB.
     assert_eq!(redis(&["DEL", "vpai:answer"]), "1");
+    // Its drill loads the RDB in a scratch server: the key is there, not in production.
+    let drill = e.vpai(&["backup", "drill", "redis", "--target", "local", "--json"]);
+    assert_eq!(drill.code, 0, "{}\n{}", drill.stdout, drill.stderr);
+    let drilled: serde_json::Value = serde_json::from_str(&drill.stdout).unwrap();
+    assert_eq!(
+        drilled["found"],
+        serde_json::json!([["redis", [["keys", 1]]]])
+    );
+    assert_eq!(redis(&["DBSIZE"]), "0");
     let restore = e.vpai(&["backup", "restore", "redis", "--target", "local", "--yes"]);
     assert_eq!(restore.code, 0, "{}\n{}", restore.stdout, restore.stderr);
     let started = Instant::now();

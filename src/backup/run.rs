@@ -44,13 +44,16 @@ pub struct JobReport {
     pub seconds: f64,
 }
 
+/// What a drill counted in one database: `(database, [(table, rows)])`, or
+/// `("redis", [("keys", count)])`.
+pub type Found = (String, Vec<(String, u64)>);
+
 /// Where restored data was checked in a drill.
 #[derive(Debug, Serialize)]
 pub struct DrillReport {
     pub job: String,
     pub snapshot: String,
-    /// `database -> table -> rows` (PostgreSQL), or `keys -> count` (Redis).
-    pub found: Vec<(String, Vec<(String, u64)>)>,
+    pub found: Vec<Found>,
     pub seconds: f64,
 }
 
@@ -337,17 +340,7 @@ impl Runner<'_> {
         let rdb = staged.join("dump.rdb");
         let bytes = std::fs::read(&rdb).map_err(|_| "the snapshot has no dump.rdb".to_string())?;
         let engine = self.engine;
-        // The files must be the server's: its user, as it owns its data directory.
-        let owner = ["stat", "-c", "%u %g", "/data"];
-        let (code, out) = provision::exec(engine, container, &owner, None)
-            .await
-            .map_err(engine_error)?;
-        check_exit(&owner, code, &out)?;
-        let (uid, gid) = out
-            .trim()
-            .split_once(' ')
-            .and_then(|(u, g)| Some((u.parse::<u64>().ok()?, g.parse::<u64>().ok()?)))
-            .ok_or_else(|| format!("cannot read the owner of /data: {out}"))?;
+        let (uid, gid) = self.data_owner(container).await?;
         // Stop appending and set the AOF aside first: on start Redis prefers the
         // AOF to the RDB, and on stop it would write its current data over ours.
         for cmd in [
@@ -396,36 +389,72 @@ impl Runner<'_> {
         )])
     }
 
-    /// Restore the snapshot into a scratch copy of the service's container and
-    /// check what came back, without touching production.
+    /// Restore the snapshot into a scratch container and check what came back,
+    /// without touching production: PostgreSQL dumps are restored and every table
+    /// counted; a Redis RDB is loaded and its keys counted.
     pub async fn drill(&self, job: &BackupJob, snapshot: &Snapshot) -> Result<DrillReport, String> {
         let started = Instant::now();
         let production = job
             .container(self.project)
             .ok_or_else(|| format!("job `{}` has no service to drill", job.name))?;
-        let databases = match &job.hook {
-            Hook::PgDump { databases } => databases.clone(),
-            other => {
-                return Err(format!(
-                    "a drill of a `{:?}` job is not built yet (PostgreSQL dumps are)",
-                    other.kind()
-                ));
-            }
-        };
+        if !matches!(job.hook, Hook::PgDump { .. } | Hook::RedisRdb) {
+            return Err(format!(
+                "a drill of a `{:?}` job is not built yet (PostgreSQL and Redis are)",
+                job.hook.kind()
+            ));
+        }
         let (_scratch, staged) = self.fetch(snapshot)?;
+        let owner = match job.hook {
+            Hook::RedisRdb => Some(self.data_owner(&production).await?),
+            _ => None,
+        };
         let drill = format!("vpai-drill-{}-{}", self.project, job.name);
         transfer::create_drill(self.engine, &production, &drill)
             .await
             .map_err(engine_error)?;
-        let result = async {
-            self.wait_healthy(&drill, Duration::from_secs(120)).await?;
-            self.restore_postgres(&drill, &databases, &staged, false)
-                .await?;
-            let mut found = Vec::new();
-            for db in &databases {
-                found.push((db.clone(), self.row_counts(&drill, db).await?));
+        let result: Result<Vec<Found>, String> = async {
+            if let Some((uid, gid)) = owner {
+                let rdb = std::fs::read(staged.join("dump.rdb"))
+                    .map_err(|_| "the snapshot has no dump.rdb".to_string())?;
+                transfer::copy_in(
+                    self.engine,
+                    &drill,
+                    "/data",
+                    redis_restore_tar(&rdb, uid, gid),
+                )
+                .await
+                .map_err(engine_error)?;
             }
-            Ok::<_, String>(found)
+            transfer::start(self.engine, &drill)
+                .await
+                .map_err(engine_error)?;
+            self.wait_healthy(&drill, Duration::from_secs(120)).await?;
+            match &job.hook {
+                Hook::PgDump { databases } => {
+                    self.restore_postgres(&drill, databases, &staged, false)
+                        .await?;
+                    let mut found = Vec::new();
+                    for db in databases {
+                        found.push((db.clone(), self.row_counts(&drill, db).await?));
+                    }
+                    Ok(found)
+                }
+                _ => {
+                    let cmd = ["redis-cli", "-h", "127.0.0.1", "DBSIZE"];
+                    let (code, out) = provision::exec(self.engine, &drill, &cmd, None)
+                        .await
+                        .map_err(engine_error)?;
+                    check_exit(&cmd, code, &out)?;
+                    let keys = out
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("DBSIZE answered `{}`", out.trim()))?;
+                    Ok(vec![(
+                        "redis".to_string(),
+                        vec![("keys".to_string(), keys)],
+                    )])
+                }
+            }
         }
         .await;
         transfer::remove(self.engine, &drill)
@@ -437,6 +466,20 @@ impl Runner<'_> {
             found: result?,
             seconds: started.elapsed().as_secs_f64(),
         })
+    }
+
+    /// The owner of `/data` in a running Redis container: restored files must be
+    /// the server's user's.
+    async fn data_owner(&self, container: &str) -> Result<(u64, u64), String> {
+        let owner = ["stat", "-c", "%u %g", "/data"];
+        let (code, out) = provision::exec(self.engine, container, &owner, None)
+            .await
+            .map_err(engine_error)?;
+        check_exit(&owner, code, &out)?;
+        out.trim()
+            .split_once(' ')
+            .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
+            .ok_or_else(|| format!("cannot read the owner of /data: {out}"))
     }
 
     async fn wait_healthy(&self, container: &str, limit: Duration) -> Result<(), String> {

@@ -162,7 +162,8 @@ pub async fn create_with_bind(
 /// A scratch copy of a deployed container for a restore drill: same image, command,
 /// user, environment and healthcheck, no network, no published port, and every
 /// read-write bind replaced by an anonymous volume, so nothing of production is
-/// shared. Started; removed (with its volumes) by [`remove`].
+/// shared. Created, not started: data can be copied into its volumes first.
+/// Removed (with its volumes) by [`remove`].
 pub async fn create_drill(
     engine: &Engine,
     production: &str,
@@ -216,7 +217,7 @@ pub async fn create_drill(
     };
     let options = CreateContainerOptionsBuilder::default().name(name).build();
     engine.docker.create_container(Some(options), body).await?;
-    start(engine, name).await
+    Ok(())
 }
 
 /// The container's health (`healthy`, `starting`, `unhealthy`) or its state when it

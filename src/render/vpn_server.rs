@@ -98,6 +98,7 @@ pub fn render(stack: &Stack, server: &str) -> Result<Vec<(String, String)>, Vec<
          # and copy {RECORDS_FILE} next to it. Headscale watches the records file and\n\
          # applies changes without a restart; it refuses `extra_records` and\n\
          # `extra_records_path` together, so drop any inline list.\n\
+         ---\n\
          dns:\n\
          \x20 magic_dns: true\n\
          \x20 # 002 §12.2: without it clients keep their own resolver and get public addresses.\n\
