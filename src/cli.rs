@@ -290,7 +290,10 @@ enum BackupCommand {
     /// Bring one service's data back from a snapshot, in production. Asks first.
     ///
     /// PostgreSQL: every database of the job is dropped and recreated from its dump.
-    /// Redis: the server is stopped, its RDB replaced, and started again.
+    /// Redis: the server is stopped, its RDB replaced, and started again. Data
+    /// directories (`files` hook): copied back, owners kept, with the service
+    /// stopped meanwhile. Qdrant and n8n snapshots are listed and kept, but put
+    /// back by hand for now (`restic restore`).
     Restore {
         /// The job: the service whose data to restore.
         job: String,

@@ -1451,9 +1451,23 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
             ),
     )
     .unwrap();
+    // A service whose data is plain files: the `files` hook.
+    e.edit(
+        "depends_on = { api = \"healthy\" }\n",
+        "depends_on = { api = \"healthy\" }\ndata.\"/srv/notes\" = { owner = \"4242:4242\" }\nbackup = { hook = \"files\" }\n",
+    );
     let sync = e.vpai(&["secrets", "sync", "-C"]);
     assert_eq!(sync.code, 0, "{}", sync.stderr);
     e.up();
+    docker(&[
+        "exec",
+        "-u",
+        "4242:4242",
+        &e.container("worker"),
+        "sh",
+        "-c",
+        "echo 'kept through a restore' > /srv/notes/a.txt",
+    ]);
     e.psql(
         "api",
         "CREATE TABLE notes (id serial PRIMARY KEY, body text); \
@@ -1487,7 +1501,11 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
         .iter()
         .map(|j| j["job"].as_str().unwrap())
         .collect();
-    assert_eq!(jobs, ["postgresql", "redis", "configs"], "{report:#}");
+    assert_eq!(
+        jobs,
+        ["postgresql", "redis", "configs", "worker"],
+        "{report:#}"
+    );
     let pg = &report["jobs"][0];
     let files: Vec<&str> = pg["files"]
         .as_array()
@@ -1653,6 +1671,41 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
     assert!(
         made.starts_with(snapshots[0]["id"].as_str().unwrap()),
         "{made} vs {listed:#}"
+    );
+
+    // Files: deleted after the backup, back with their owner after the restore.
+    docker(&[
+        "exec",
+        "-u",
+        "4242:4242",
+        &e.container("worker"),
+        "rm",
+        "/srv/notes/a.txt",
+    ]);
+    let restore = e.vpai(&["backup", "restore", "worker", "--target", "local", "--yes"]);
+    assert_eq!(restore.code, 0, "{}\n{}", restore.stdout, restore.stderr);
+    assert_eq!(
+        docker(&[
+            "exec",
+            &e.container("worker"),
+            "stat",
+            "-c",
+            "%u:%g %n",
+            "/srv/notes/a.txt"
+        ]),
+        "4242:4242 /srv/notes/a.txt"
+    );
+    assert_eq!(
+        docker(&["exec", &e.container("worker"), "cat", "/srv/notes/a.txt"]),
+        "kept through a restore"
+    );
+    // The rendered configs are not restored over: apply is how they come back.
+    let configs = e.vpai(&["backup", "restore", "configs", "--target", "local", "--yes"]);
+    assert_eq!(configs.code, 1);
+    assert!(
+        configs.stderr.contains("re-apply the stack"),
+        "{}",
+        configs.stderr
     );
 
     // A restore with a mistyped job changes nothing and says what exists.

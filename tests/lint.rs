@@ -99,12 +99,10 @@ fn rendered_bundles_lint_clean() {
                 doc["files"].as_u64().unwrap() >= 2,
                 "{example}/{env}: compose file and Caddyfile"
             );
-            for d in diagnostics {
-                assert_eq!(
-                    d["code"], "compose-no-pids-limit",
-                    "{example}/{env}: unexpected warning {d:#}"
-                );
-            }
+            assert!(
+                diagnostics.is_empty(),
+                "{example}/{env}: vpai lint finds something in vpai's own bundle: {diagnostics:#?}"
+            );
         }
     }
 }

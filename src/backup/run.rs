@@ -18,6 +18,7 @@ use crate::backup::plan::{BackupJob, Hook};
 use crate::backup::restic::{Restic, Snapshot};
 use crate::engine::desired::host_root;
 use crate::engine::{Engine, provision, transfer};
+use crate::stack::model::container_name;
 
 /// What the runner needs from its caller.
 pub struct Runner<'a> {
@@ -257,9 +258,13 @@ impl Runner<'_> {
         job: &BackupJob,
         snapshot: &Snapshot,
     ) -> Result<Vec<String>, String> {
-        let container = job
-            .container(self.project)
-            .ok_or_else(|| format!("job `{}` has no service to restore into", job.name))?;
+        let Some(service) = &job.service else {
+            return Err(format!(
+                "`{}` holds what vpai renders: re-apply the stack instead (snapshot {} keeps them for reference)",
+                job.name, snapshot.short_id
+            ));
+        };
+        let container = container_name(self.project, service);
         let (_scratch, staged) = self.fetch(snapshot)?;
         match &job.hook {
             Hook::PgDump { databases } => {
@@ -267,6 +272,7 @@ impl Runner<'_> {
                     .await
             }
             Hook::RedisRdb => self.restore_redis(&container, &staged).await,
+            Hook::Files { paths } => self.restore_files(&container, paths, &staged).await,
             other => Err(format!(
                 "restoring a `{:?}` job is not built yet: its files are in snapshot {} (`restic restore {}`)",
                 other.kind(),
@@ -274,6 +280,64 @@ impl Runner<'_> {
                 snapshot.short_id
             )),
         }
+    }
+
+    /// Data directories copied back through a container that has the project root
+    /// bind-mounted, with the service stopped meanwhile. Files written since the
+    /// snapshot and absent from it are left in place.
+    async fn restore_files(
+        &self,
+        container: &str,
+        paths: &[String],
+        staged: &Path,
+    ) -> Result<Vec<String>, String> {
+        let mut archives = Vec::new();
+        for path in paths {
+            let source = staged.join(path);
+            let (parent, name) = match path.rsplit_once('/') {
+                Some((parent, name)) => (format!("/{parent}"), name),
+                None => (String::new(), path.as_str()),
+            };
+            let mut builder = tar::Builder::new(Vec::new());
+            builder
+                .append_dir_all(name, &source)
+                .map_err(|e| format!("the snapshot has no {path}: {e}"))?;
+            let tar = builder.into_inner().map_err(|e| e.to_string())?;
+            archives.push((path, parent, tar));
+        }
+        let helper = format!("vpai-backup-{}", self.project);
+        let mount = "/vpai-root";
+        transfer::create_with_bind(
+            self.engine,
+            &helper,
+            &self.helper_image,
+            &host_root(self.project),
+            mount,
+        )
+        .await
+        .map_err(engine_error)?;
+        transfer::stop(self.engine, container)
+            .await
+            .map_err(engine_error)?;
+        let mut done = Vec::new();
+        let mut result = Ok(());
+        for (path, parent, tar) in archives {
+            result = transfer::copy_in(self.engine, &helper, &format!("{mount}{parent}"), tar)
+                .await
+                .map_err(engine_error);
+            if result.is_err() {
+                break;
+            }
+            done.push(format!("{path} restored"));
+        }
+        // The service comes back whatever happened to the copy.
+        let started = transfer::start(self.engine, container).await;
+        transfer::remove(self.engine, &helper)
+            .await
+            .map_err(engine_error)?;
+        result?;
+        started.map_err(engine_error)?;
+        Ok(done)
     }
 
     async fn restore_postgres(
@@ -567,7 +631,12 @@ fn unpack_as(tar: &[u8], source: &str, dest: &Path) -> Result<(), String> {
         .ok_or_else(|| format!("{} has no parent", dest.display()))?;
     let unpack_dir = parent.join(".vpai-unpack");
     std::fs::create_dir_all(&unpack_dir).map_err(|e| e.to_string())?;
-    tar::Archive::new(tar)
+    let mut archive = tar::Archive::new(tar);
+    // Owners matter: a restore hands the files back to the service's user. Only
+    // root may set them; anyone else stages them as their own.
+    archive.set_preserve_ownerships(running_as_root());
+    archive.set_preserve_permissions(true);
+    archive
         .unpack(&unpack_dir)
         .map_err(|e| format!("cannot unpack {source}: {e}"))?;
     let top = Path::new(source.trim_end_matches('/'))
@@ -576,6 +645,12 @@ fn unpack_as(tar: &[u8], source: &str, dest: &Path) -> Result<(), String> {
     std::fs::rename(unpack_dir.join(top), dest)
         .map_err(|e| format!("cannot place {source} at {}: {e}", dest.display()))?;
     std::fs::remove_dir_all(&unpack_dir).map_err(|e| e.to_string())
+}
+
+/// `/proc/self` belongs to the process's effective user.
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 /// The RDB as Redis 7 finds it at start with `appendonly yes`: a server with AOF

@@ -370,6 +370,7 @@ fn container(
             memory: Some(s.resources.memory.0 as i64 * 1024 * 1024),
             memory_reservation: Some(s.resources.reserve.0 as i64 * 1024 * 1024),
             nano_cpus: Some((s.resources.cpus * 1e9) as i64),
+            pids_limit: Some(i64::from(s.resources.pids)),
             port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
             restart_policy: Some(RestartPolicy {
                 name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),

@@ -207,6 +207,7 @@ pub async fn create_drill(
             mounts: Some(mounts),
             network_mode: Some("none".to_string()),
             memory: host.memory,
+            pids_limit: host.pids_limit,
             init: host.init,
             cap_drop: host.cap_drop,
             cap_add: host.cap_add,

@@ -50,6 +50,7 @@ struct ComposeService {
     volumes: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     extra_hosts: Vec<String>,
+    pids_limit: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     healthcheck: Option<ComposeHealth>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
@@ -211,6 +212,7 @@ fn service(stack: &Stack, s: &Service, has_env: bool, hash: &str) -> ComposeServ
             .into_iter()
             .map(|(site, address)| format!("{site}:{address}"))
             .collect(),
+        pids_limit: s.resources.pids,
         healthcheck: s.health.as_ref().map(|h| ComposeHealth {
             test: health_test(&h.test).iter().map(|a| literal(a)).collect(),
             interval: h.interval.to_string(),

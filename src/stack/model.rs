@@ -312,6 +312,7 @@ pub struct Health {
 pub struct Resources {
     pub memory: Mib,
     pub cpus: f64,
+    pub pids: u32,
     pub reserve: Mib,
     #[serde(skip)]
     pub memory_span: Option<Span>,

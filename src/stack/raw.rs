@@ -235,6 +235,9 @@ pub struct RawService {
     #[schemars(with = "Option<String>")]
     pub memory: Option<Spanned<String>>,
     pub cpus: Option<f64>,
+    /// Most processes and threads the container may run (default 1024): a fork
+    /// bomb or a thread leak stops there instead of exhausting the host (CIS Docker Benchmark 5.28).
+    pub pids: Option<u32>,
     /// Memory reservation.
     pub reserve: Option<String>,
     /// Environment variables. Values may reference `{{ secret.NAME }}`, `{{ db.password }}`,

@@ -1265,6 +1265,7 @@ impl Resolver {
                 .copied()
                 .or(base.cpus)
                 .unwrap_or(0.5),
+            pids: layers.value(|s| s.pids.as_ref()).copied().unwrap_or(1024),
             reserve,
             memory_span,
         }
