@@ -17,6 +17,7 @@ use crate::backup::hooks::Step;
 use crate::backup::plan::{BackupJob, Hook};
 use crate::backup::restic::{Restic, Snapshot};
 use crate::engine::desired::host_root;
+use crate::engine::lock::MOUNT;
 use crate::engine::{Engine, provision, transfer};
 use crate::stack::model::container_name;
 
@@ -184,23 +185,30 @@ impl Runner<'_> {
         }
     }
 
-    /// `files` jobs: directories of the host's project root, copied out through a
-    /// never-started container that has the root bind-mounted.
-    async fn stage_files(&self, paths: &[String], staging: &Path) -> Result<(), String> {
+    /// A never-started container with the host's project root bind-mounted at
+    /// [`MOUNT`], as the deploy lock has it: what data directories are copied
+    /// through. Its name; the caller removes it.
+    async fn files_helper(&self) -> Result<String, String> {
         let helper = format!("vpai-backup-{}", self.project);
-        let mount = "/vpai-root";
         transfer::create_with_bind(
             self.engine,
             &helper,
             &self.helper_image,
             &host_root(self.project),
-            mount,
+            MOUNT,
         )
         .await
         .map_err(engine_error)?;
+        Ok(helper)
+    }
+
+    /// `files` jobs: directories of the host's project root, copied out through
+    /// [`Self::files_helper`].
+    async fn stage_files(&self, paths: &[String], staging: &Path) -> Result<(), String> {
+        let helper = self.files_helper().await?;
         let mut result = Ok(());
         for path in paths {
-            let copied = transfer::copy_out(self.engine, &helper, &format!("{mount}/{path}")).await;
+            let copied = transfer::copy_out(self.engine, &helper, &format!("{MOUNT}/{path}")).await;
             result = match copied {
                 Ok(tar) => unpack_as(&tar, path, &staging.join(path)),
                 Err(e) => Err(format!("cannot read {path} on the host: {e}")),
@@ -305,24 +313,14 @@ impl Runner<'_> {
             let tar = builder.into_inner().map_err(|e| e.to_string())?;
             archives.push((path, parent, tar));
         }
-        let helper = format!("vpai-backup-{}", self.project);
-        let mount = "/vpai-root";
-        transfer::create_with_bind(
-            self.engine,
-            &helper,
-            &self.helper_image,
-            &host_root(self.project),
-            mount,
-        )
-        .await
-        .map_err(engine_error)?;
+        let helper = self.files_helper().await?;
         transfer::stop(self.engine, container)
             .await
             .map_err(engine_error)?;
         let mut done = Vec::new();
         let mut result = Ok(());
         for (path, parent, tar) in archives {
-            result = transfer::copy_in(self.engine, &helper, &format!("{mount}{parent}"), tar)
+            result = transfer::copy_in(self.engine, &helper, &format!("{MOUNT}{parent}"), tar)
                 .await
                 .map_err(engine_error);
             if result.is_err() {
