@@ -14,6 +14,9 @@
 # after the other, each removed before the next; nothing else may hold those subnets
 # (e.g. a concurrent `cargo test` engine test): the script waits up to 2 min for them.
 set -euo pipefail
+# Without it bash clears -e inside $(...): a failed step inside `t=$(timed ...)` would
+# leave an empty figure and the run would go on instead of stopping.
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 root=$PWD
 vpai="${1:-target/release/vpai}"

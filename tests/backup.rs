@@ -250,14 +250,19 @@ fn systemd_accepts_the_rendered_units() {
         12,
         "a service and a timer for each of the six jobs"
     );
-    if Command::new("systemd-analyze")
-        .arg("--version")
+    // A judge that cannot fail proves nothing: a known-bad unit first.
+    let bad = dir.path().join("vpai-known-bad.service");
+    std::fs::write(&bad, "[Service]\nExecStart=relative/path\n").unwrap();
+    let refused = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&bad)
         .output()
-        .is_err()
-    {
-        eprintln!("systemd-analyze is not installed: the units were not verified");
-        return;
-    }
+        .expect("systemd-analyze is not installed: bash .ci/run installs it");
+    assert!(
+        !refused.status.success(),
+        "systemd-analyze verify accepted a relative ExecStart"
+    );
+    std::fs::remove_file(&bad).unwrap();
     let out = Command::new("systemd-analyze")
         .arg("verify")
         .args(&units)

@@ -91,6 +91,17 @@ fn succeeds(cmd: &mut Command) -> String {
     text
 }
 
+/// The judge must be able to say no before its yes means anything.
+fn refuses(cmd: &mut Command, what: &str) {
+    let out = cmd.output().expect("tool runs");
+    assert!(
+        !out.status.success(),
+        "{cmd:?} accepted {what}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn cloud_init_accepts_the_user_data_of_every_host() {
     let schema_file =
@@ -107,6 +118,15 @@ fn cloud_init_accepts_the_user_data_of_every_host() {
         .flat_map(|p| p.keys().map(String::as_str))
         .collect();
     let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("known-bad.yaml");
+    std::fs::write(&bad, "#cloud-config\nruncmd: 5\n").unwrap();
+    refuses(
+        tool("cloud-init")
+            .arg("schema")
+            .arg("--config-file")
+            .arg(&bad),
+        "a runcmd that is no list",
+    );
     for (env, host, text) in all_user_data() {
         assert!(text.starts_with("#cloud-config\n"), "{host}/{env}");
         let path = tmp.path().join(format!("{host}-{env}.yaml"));
@@ -287,6 +307,9 @@ fn fail2ban_reads_the_jail_and_catches_sshd_session() {
 #[test]
 fn every_script_and_runcmd_passes_shellcheck() {
     let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("known-bad.sh");
+    std::fs::write(&bad, "#!/bin/sh\nrm -rf $1/*\n").unwrap();
+    refuses(tool("shellcheck").arg(&bad), "an unquoted `rm -rf $1/*`");
     let mut checked = 0;
     for (env, host, text) in all_user_data() {
         for (path, (_, content)) in files(&text) {

