@@ -1120,7 +1120,7 @@ fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
         }
         BackupCommand::List { deploy, job } => {
             let session = backup_session(&deploy, None, None, &rt)?;
-            let jobs: Vec<&crate::backup::plan::BackupJob> = match &job {
+            let jobs: Vec<&crate::stack::backup::BackupJob> = match &job {
                 Some(name) => vec![session.job(name)?],
                 None => session.jobs.iter().collect(),
             };

@@ -15,8 +15,8 @@ mod svg;
 use clap::ValueEnum;
 
 use crate::stack::Stack;
+use crate::stack::kinds::{Access, Kind};
 use crate::stack::model::{Host, Network, Service};
-use crate::stack::raw::{Access, Kind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum GraphFormat {

@@ -86,7 +86,7 @@ impl Prompter {
 
 pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
     if args.list_services {
-        for entry in crate::catalog::entries() {
+        for entry in crate::stack::catalog::entries() {
             println!(
                 "{:<16} {}",
                 entry.name,
@@ -149,10 +149,13 @@ pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
             .collect(),
     };
     for service in &services {
-        if crate::catalog::get(service).is_none() {
+        if crate::stack::catalog::get(service).is_none() {
             return Err(
                 Diagnostic::error("init", format!("`{service}` is not in the catalog"))
-                    .maybe_help(crate::suggest::hint(service, crate::catalog::names()))
+                    .maybe_help(crate::suggest::hint(
+                        service,
+                        crate::stack::catalog::names(),
+                    ))
                     .note("`vpai init --list-services` lists the catalog"),
             );
         }

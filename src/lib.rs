@@ -8,7 +8,6 @@
 #![allow(clippy::result_large_err)]
 
 pub mod backup;
-pub mod catalog;
 pub mod cli;
 pub mod deploy;
 pub mod diagnostic;

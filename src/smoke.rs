@@ -22,8 +22,8 @@ use tokio::task::JoinSet;
 use crate::engine::Engine;
 use crate::render::Bundle;
 use crate::stack::Stack;
-use crate::stack::model::{HealthTest, Route, Service};
-use crate::stack::raw::{Access, Kind};
+use crate::stack::kinds::{Access, Kind};
+use crate::stack::model::{Route, Service};
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -356,7 +356,7 @@ fn route_check(
     } else {
         public
     };
-    let (path, has_health) = route_health_path(service, route);
+    let (path, has_health) = crate::render::route_health_path(service, route);
     let mut probe = http(site, &path, connect, 200);
     probe.any_below_500 = !has_health;
     let access = if route.access == Access::Vpn {
@@ -370,24 +370,6 @@ fn route_check(
         vec![service.name.clone(), proxy.name.clone()],
         probe,
     ));
-}
-
-/// The path to probe a route at, and whether it is the service's own health path
-/// (answering 200 when healthy) rather than the route's root (any status below 500).
-pub fn route_health_path(service: &Service, route: &Route) -> (String, bool) {
-    let prefix = route
-        .path
-        .as_deref()
-        .map(|p| p.trim_end_matches('*').trim_end_matches('/'))
-        .unwrap_or("");
-    // The service's own health path is reachable through the route only when the
-    // proxy hands it the path unchanged or strips exactly the route's prefix.
-    match service.health.as_ref().map(|h| &h.test) {
-        Some(HealthTest::Http { path, .. }) if route.path.is_none() || route.strip_prefix => {
-            (format!("{prefix}{path}"), true)
-        }
-        _ => (format!("{prefix}/"), false),
-    }
 }
 
 fn http_check(name: String, kind: CheckKind, services: Vec<String>, probe: HttpProbe) -> Check {

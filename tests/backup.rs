@@ -14,10 +14,11 @@ use std::process::Command;
 use common::{Sshd, root};
 use vpai::backup::heartbeat::{self, Status};
 use vpai::backup::hooks::{Step, qdrant_snapshot_script};
-use vpai::backup::plan::{BackupJob, HostPlan, PLAN_FILE, Repository};
-use vpai::backup::restic::{Init, Labels, Restic, ResticEnv};
+use vpai::backup::restic::{Init, Labels, Restic};
+use vpai::secrets::restic_env::ResticEnv;
 use vpai::secrets::{self, SecretValues};
 use vpai::stack::Stack;
+use vpai::stack::backup::{BackupJob, HostPlan, PLAN_FILE, Repository};
 
 fn load_javisi(env: &str) -> (Stack, SecretValues) {
     let dir = root().join("examples/javisi");
@@ -238,7 +239,7 @@ fn systemd_accepts_the_rendered_units() {
         }
         // verify wants ExecStart to exist: this build stands in for the host's binary.
         let content = file.content.replace(
-            vpai::backup::schedule::HOST_BINARY,
+            vpai::render::schedule::HOST_BINARY,
             env!("CARGO_BIN_EXE_vpai"),
         );
         let unit = dir.path().join(path.file_name().unwrap());

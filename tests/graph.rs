@@ -182,8 +182,8 @@ fn mermaid_has_every_host_service_route_and_dependency() {
             );
             for route in &service.routes {
                 let entry = match route.access {
-                    vpai::stack::raw::Access::Public => "internet",
-                    vpai::stack::raw::Access::Vpn => "vpn_clients",
+                    vpai::stack::kinds::Access::Public => "internet",
+                    vpai::stack::kinds::Access::Vpn => "vpn_clients",
                 };
                 let site = route.site(stack.project.domain.as_deref());
                 let edge = format!(

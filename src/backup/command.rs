@@ -6,12 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::backup::heartbeat::{self, Status};
-use crate::backup::plan::{BackupJob, HEARTBEAT_SECRET, HostPlan, PLAN_FILE};
-use crate::backup::restic::{Restic, ResticEnv, Snapshot};
+use crate::backup::restic::{Restic, Snapshot};
 use crate::backup::run::{JobReport, Runner};
 use crate::deploy::Context;
 use crate::diagnostic::Diagnostic;
 use crate::engine::{Engine, state};
+use crate::secrets::restic_env::ResticEnv;
+use crate::stack::backup::{BackupJob, HEARTBEAT_SECRET, HostPlan, PLAN_FILE};
 
 /// Everything a backup command needs about one host.
 pub struct Session {
@@ -25,7 +26,7 @@ pub struct Session {
     pub staging_root: PathBuf,
 }
 
-fn restic_for(env: ResticEnv, repository: &crate::backup::plan::Repository) -> Restic {
+fn restic_for(env: ResticEnv, repository: &crate::stack::backup::Repository) -> Restic {
     let restic = Restic::new(env);
     match std::env::var("VPAI_SSH_COMMAND") {
         Ok(command) => restic.with_ssh_command(&command, repository),
@@ -99,7 +100,7 @@ impl Session {
             restic: restic_for(env, &plan.repository),
             heartbeat_url: plan
                 .heartbeat
-                .then(|| std::env::var(heartbeat::URL_VAR).ok())
+                .then(|| std::env::var(crate::stack::backup::HEARTBEAT_URL_VAR).ok())
                 .flatten(),
             project: plan.project,
             env: plan.env,

@@ -10,9 +10,6 @@ use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The push URL in the bundle's backup env file.
-pub const URL_VAR: &str = "VPAI_BACKUP_HEARTBEAT_URL";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Up,

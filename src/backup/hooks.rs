@@ -8,9 +8,9 @@
 
 use std::path::PathBuf;
 
-use crate::backup::plan::{BackupJob, Hook};
 use crate::backup::restic::Labels;
-use crate::engine::desired::host_root;
+use crate::stack::backup::{BackupJob, Hook};
+use crate::stack::host_root;
 use crate::stack::model::container_name;
 
 /// One thing a hook does, in order; the first failure fails the job.

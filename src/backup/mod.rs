@@ -13,7 +13,5 @@
 pub mod command;
 pub mod heartbeat;
 pub mod hooks;
-pub mod plan;
 pub mod restic;
 pub mod run;
-pub mod schedule;

@@ -8,17 +8,13 @@
 //! never a log line. An error carries restic's stderr with every secret value
 //! replaced by its name, and a hint for the failures operators meet.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
-use crate::backup::plan::{
-    PASSWORD_SECRET, Repository, RepositoryKind, Retention, S3_ACCESS_KEY_ID_SECRET,
-    S3_SECRET_ACCESS_KEY_SECRET,
-};
-use crate::secrets::SecretValues;
+use crate::secrets::restic_env::ResticEnv;
+use crate::stack::backup::{Repository, RepositoryKind, Retention};
 
 /// Variables restic needs from the parent's environment to find its cache, `ssh`
 /// and the ssh agent.
@@ -31,77 +27,6 @@ const PASSED_THROUGH: &[&str] = &[
     "XDG_CACHE_HOME",
     "SSH_AUTH_SOCK",
 ];
-
-/// The environment restic runs with: the repository and its credentials.
-/// `Debug` shows names only.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ResticEnv {
-    vars: BTreeMap<&'static str, String>,
-}
-
-impl std::fmt::Debug for ResticEnv {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.vars.keys()).finish()
-    }
-}
-
-/// Environment variable -> the secret it holds.
-const SECRET_VARS: &[(&str, &str)] = &[
-    ("RESTIC_PASSWORD", PASSWORD_SECRET),
-    ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY_ID_SECRET),
-    ("AWS_SECRET_ACCESS_KEY", S3_SECRET_ACCESS_KEY_SECRET),
-];
-
-impl ResticEnv {
-    /// The variables for `repository`, from the stack's secrets. The error names
-    /// the secret that has no value.
-    pub fn new(repository: &Repository, secrets: &SecretValues) -> Result<ResticEnv, String> {
-        let mut vars = BTreeMap::from([("RESTIC_REPOSITORY", repository.url.clone())]);
-        let needed: &[(&'static str, &str)] = match repository.kind {
-            RepositoryKind::S3 => SECRET_VARS,
-            _ => &SECRET_VARS[..1],
-        };
-        for (var, secret) in needed {
-            let value = secrets
-                .get(secret)
-                .ok_or_else(|| format!("secret `{secret}` has no value"))?;
-            vars.insert(var, value.to_string());
-        }
-        Ok(ResticEnv { vars })
-    }
-
-    /// The variables as the host's timer passes them (`EnvironmentFile=` of the
-    /// bundle's backup env file): `RESTIC_REPOSITORY` and the secrets it needs.
-    pub fn from_process(repository: &Repository) -> Result<ResticEnv, String> {
-        let mut vars = BTreeMap::from([("RESTIC_REPOSITORY", repository.url.clone())]);
-        let needed: &[(&'static str, &str)] = match repository.kind {
-            RepositoryKind::S3 => SECRET_VARS,
-            _ => &SECRET_VARS[..1],
-        };
-        for (var, _) in needed {
-            let value = std::env::var(var).map_err(|_| {
-                format!("`{var}` is not set: run through the bundle's backup env file")
-            })?;
-            vars.insert(var, value);
-        }
-        Ok(ResticEnv { vars })
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.vars.iter().map(|(k, v)| (*k, v.as_str()))
-    }
-
-    /// `text` with every secret value replaced by `<secret:NAME>`.
-    fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for (var, secret) in SECRET_VARS {
-            if let Some(value) = self.vars.get(var).filter(|v| !v.is_empty()) {
-                out = out.replace(value.as_str(), &format!("<secret:{secret}>"));
-            }
-        }
-        out
-    }
-}
 
 /// Which snapshots are a job's: restic's host field and tags. Backups are made
 /// with them, and listings and retention filter on them.
@@ -408,7 +333,13 @@ fn hint(stderr: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::secrets::SecretValues;
+    use crate::stack::backup::{
+        PASSWORD_SECRET, S3_ACCESS_KEY_ID_SECRET, S3_SECRET_ACCESS_KEY_SECRET,
+    };
 
     #[test]
     fn secrets_travel_in_the_environment_only() {
@@ -440,8 +371,9 @@ mod tests {
         assert_eq!(envs["RESTIC_PASSWORD"], "pw-5f1c");
         assert_eq!(envs["AWS_SECRET_ACCESS_KEY"], "sk-9a0b");
         assert!(
-            envs.keys()
-                .all(|k| PASSED_THROUGH.contains(&k.as_str()) || env.vars.contains_key(k.as_str())),
+            envs.keys().all(
+                |k| PASSED_THROUGH.contains(&k.as_str()) || env.iter().any(|(var, _)| var == k)
+            ),
             "the child's environment starts empty: {:?}",
             envs.keys()
         );

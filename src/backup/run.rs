@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::backup::hooks::Step;
-use crate::backup::plan::{BackupJob, Hook};
 use crate::backup::restic::{Restic, Snapshot};
-use crate::engine::desired::host_root;
 use crate::engine::lock::MOUNT;
 use crate::engine::{Engine, provision, transfer};
+use crate::stack::backup::{BackupJob, Hook};
+use crate::stack::host_root;
 use crate::stack::model::container_name;
 
 /// What the runner needs from its caller.

@@ -26,13 +26,14 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use super::desired::{Desired, DesiredContainer, HostEntry, LABEL_PROJECT, host_root};
+use super::desired::{Desired, DesiredContainer, HostEntry, LABEL_PROJECT};
 use super::lock::{self, MOUNT};
 use super::plan::{Action, Plan};
 use super::{Engine, EngineError, provision, remove_container};
 use crate::secrets::SecretValues;
 use crate::stack::Stack;
-use crate::stack::raw::Condition;
+use crate::stack::host_root;
+use crate::stack::kinds::Condition;
 
 /// How far a service got.
 #[derive(Debug, Clone, PartialEq)]

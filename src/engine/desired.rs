@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::render::Bundle;
-use crate::stack::Stack;
+use crate::stack::kinds::Condition;
 use crate::stack::model::Service;
-use crate::stack::raw::Condition;
+use crate::stack::{Stack, host_root};
 
 pub const LABEL_PROJECT: &str = "vpai.project";
 pub const LABEL_SERVICE: &str = "vpai.service";
@@ -29,11 +29,6 @@ pub const LABEL_IMAGE: &str = "vpai.image";
 pub const LABEL_FILES: &str = "vpai.files";
 pub const LABEL_ENV_KEYS: &str = "vpai.env-keys";
 pub const LABEL_SETTINGS: &str = "vpai.settings-hash";
-
-/// Where a project lives on its host.
-pub fn host_root(project: &str) -> String {
-    format!("/opt/{project}")
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DesiredNetwork {

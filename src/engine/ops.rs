@@ -5,7 +5,6 @@ use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::desired;
 use super::{Engine, EngineError, lock, state};
 
 #[derive(Serialize)]
@@ -147,7 +146,7 @@ pub async fn down(
 /// throwaway container of one of the stack's own images (one that has `rm`) runs it.
 async fn remove_data(engine: &Engine, project: &str, images: &[String]) -> Result<(), EngineError> {
     use bollard::models::{ContainerCreateBody, HostConfig};
-    let root = desired::host_root(project);
+    let root = crate::stack::host_root(project);
     let name = format!("vpai-down-{project}");
     for image in images {
         let body = ContainerCreateBody {

@@ -7,9 +7,10 @@ use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::desired::{Desired, host_root};
+use super::desired::Desired;
 use super::lock::{self, MOUNT};
 use super::{Engine, EngineError};
+use crate::stack::host_root;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Release {

@@ -17,8 +17,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Entry, View, host_facts, port_label, short_image};
+use crate::stack::kinds::Kind;
 use crate::stack::model::Service;
-use crate::stack::raw::Kind;
 
 pub(super) const MARGIN: i32 = 20;
 /// Wider rows make a picture too wide for a documentation page.

@@ -8,7 +8,7 @@ use super::{
     DEPENDENCY_COLOR, Entry, IMPLICIT_COLOR, View, entry_color, host_facts, kind_colors,
     port_label, short_image,
 };
-use crate::stack::raw::Kind;
+use crate::stack::kinds::Kind;
 
 pub(super) fn render(view: &View) -> String {
     let mut ids = Identifiers::default();

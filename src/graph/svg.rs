@@ -12,8 +12,8 @@ use super::{
     DEPENDENCY_COLOR, Entry, IMPLICIT_COLOR, View, entry_color, host_facts, kind_colors, kind_name,
     network_color, port_label, short_image, xml,
 };
+use crate::stack::kinds::Kind;
 use crate::stack::model::Service;
-use crate::stack::raw::Kind;
 
 const FONT: &str = "Verdana, 'DejaVu Sans', sans-serif";
 const TITLE_SIZE: f64 = 15.0;

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::stack::Stack;
+use crate::stack::kinds::Access;
 use crate::stack::model::{Route, Service};
-use crate::stack::raw::Access;
 
 struct SiteRoute<'a> {
     service: &'a Service,

@@ -10,8 +10,8 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::stack::Stack;
+use crate::stack::kinds::{Condition, Probe};
 use crate::stack::model::{HealthTest, Service};
-use crate::stack::raw::{Condition, Probe};
 
 #[derive(Serialize)]
 struct ComposeFile<'a> {

@@ -15,20 +15,21 @@ use minijinja::Value;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::backup::plan::{Backup, HEARTBEAT_SECRET, HostPlan, PLAN_FILE};
-use crate::backup::restic::ResticEnv;
-use crate::backup::{heartbeat, schedule};
 use crate::diagnostic::Diagnostic;
 use crate::secrets::SecretValues;
+use crate::secrets::restic_env::ResticEnv;
 use crate::stack::Stack;
+use crate::stack::backup::{Backup, HEARTBEAT_SECRET, HostPlan, PLAN_FILE};
+use crate::stack::kinds::Kind;
 use crate::stack::model::{FileSource, Service};
-use crate::stack::raw::Kind;
+use crate::stack::model::{HealthTest, Route};
 
 mod caddyfile;
 mod compose;
 pub use compose::health_test;
 pub mod env_file;
 pub(crate) mod generators;
+pub mod schedule;
 mod vpn_server;
 
 /// One rendered file.
@@ -251,7 +252,10 @@ fn backup_files(
     if backup.heartbeat
         && let Some(url) = secrets.get(HEARTBEAT_SECRET)
     {
-        env.insert(heartbeat::URL_VAR.to_string(), url.to_string());
+        env.insert(
+            crate::stack::backup::HEARTBEAT_URL_VAR.to_string(),
+            url.to_string(),
+        );
     }
     bundle.add(root.join(schedule::ENV_FILE), env_file::render(&env), 0o600);
 }
@@ -283,7 +287,7 @@ fn file_content(
         FileSource::Content(c) => Ok(ensure_newline(c.clone())),
         FileSource::Generator(g) => generators::generate(g, stack, service, secrets),
         FileSource::Template(name) => {
-            let text = crate::catalog::template(name)
+            let text = crate::stack::catalog::template(name)
                 .ok_or_else(|| format!("no catalog template `{name}`"))?;
             let ctx = file_context(stack, service, exports);
             let t = crate::stack::template::Template::new(text, None);
@@ -547,4 +551,22 @@ pub fn write(bundle: &Bundle, out: &Path) -> std::io::Result<()> {
         std::fs::remove_dir_all(&previous)?;
     }
     Ok(())
+}
+
+/// The path to probe a route at, and whether it is the service's own health path
+/// (answering 200 when healthy) rather than the route's root (any status below 500).
+pub fn route_health_path(service: &Service, route: &Route) -> (String, bool) {
+    let prefix = route
+        .path
+        .as_deref()
+        .map(|p| p.trim_end_matches('*').trim_end_matches('/'))
+        .unwrap_or("");
+    // The service's own health path is reachable through the route only when the
+    // proxy hands it the path unchanged or strips exactly the route's prefix.
+    match service.health.as_ref().map(|h| &h.test) {
+        Some(HealthTest::Http { path, .. }) if route.path.is_none() || route.strip_prefix => {
+            (format!("{prefix}{path}"), true)
+        }
+        _ => (format!("{prefix}/"), false),
+    }
 }

@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::smoke::route_health_path;
+use crate::render::route_health_path;
 use crate::stack::Stack;
+use crate::stack::kinds::{Access, Kind};
 use crate::stack::model::Service;
-use crate::stack::raw::{Access, Kind};
 
 /// Where vpai's files live on the VPN server, and where Headscale's container sees
 /// them (002 §12.3: `/etc/headscale` is the container's path, not the host's).

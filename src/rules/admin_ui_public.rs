@@ -2,7 +2,7 @@ use crate::diagnostic::Diagnostic;
 use crate::rules::declare_rule;
 use crate::rules::support;
 use crate::stack::Stack;
-use crate::stack::raw::Access;
+use crate::stack::kinds::Access;
 
 declare_rule! {
     /// ## What it does

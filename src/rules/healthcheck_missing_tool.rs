@@ -2,8 +2,8 @@ use crate::diagnostic::Diagnostic;
 use crate::rules::declare_rule;
 use crate::rules::support::{self, ImageRef};
 use crate::stack::Stack;
+use crate::stack::kinds::Probe;
 use crate::stack::model::HealthTest;
-use crate::stack::raw::Probe;
 
 declare_rule! {
     /// ## What it does

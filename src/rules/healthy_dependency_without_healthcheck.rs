@@ -1,7 +1,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::rules::declare_rule;
 use crate::stack::Stack;
-use crate::stack::raw::Condition;
+use crate::stack::kinds::Condition;
 
 declare_rule! {
     /// ## What it does

@@ -6,6 +6,8 @@
 //! reaches the outside are the rendered env files (mode 0600) and
 //! `vpai secrets show --reveal`.
 
+pub mod restic_env;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Read, Write};
@@ -14,8 +16,8 @@ use std::str::FromStr;
 
 use rand::RngExt;
 
+use crate::stack::kinds::Charset;
 use crate::stack::model::SecretSpec;
-use crate::stack::raw::Charset;
 
 pub const SECRETS_FILE: &str = "secrets.age";
 

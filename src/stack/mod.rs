@@ -1,5 +1,8 @@
 //! The stack: raw file types, loading, resolution into the typed model, value templates.
 
+pub mod backup;
+pub mod catalog;
+pub mod kinds;
 pub mod load;
 pub mod model;
 pub mod raw;
@@ -7,5 +10,5 @@ pub mod resolve;
 pub mod template;
 
 pub use load::Report;
-pub use model::Stack;
+pub use model::{Stack, host_root};
 pub use resolve::load;

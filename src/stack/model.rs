@@ -8,9 +8,10 @@ use indexmap::IndexMap;
 use ipnet::{IpNet, Ipv4Net};
 use serde::Serialize;
 
-use crate::backup::plan::{Backup, BackupTime, Retention};
 use crate::source::{Sources, Span};
-use crate::stack::raw::{Access, Charset, Condition, HookKind, Kind, Probe, RawModel};
+use crate::stack::backup::{Backup, BackupTime, Retention};
+use crate::stack::kinds::{Access, Charset, Condition, HookKind, Kind, Probe};
+use crate::stack::raw::RawModel;
 use crate::stack::template::Template;
 use crate::units::{Mib, Seconds};
 
@@ -411,4 +412,9 @@ pub struct Dependency {
     pub implicit: bool,
     #[serde(skip)]
     pub span: Option<Span>,
+}
+
+/// Where a project lives on its host.
+pub fn host_root(project: &str) -> String {
+    format!("/opt/{project}")
 }

@@ -11,6 +11,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::kinds::{Access, Charset, Condition, HookKind, Kind, Probe, ScheduleStyle};
+
 /// `vpai.toml`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -95,15 +97,6 @@ pub struct RawSecret {
     pub length: Option<usize>,
     /// Alphabet of a generated value.
     pub charset: Option<Charset>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Charset {
-    /// A-Z a-z 0-9: safe in URLs, env files and connection strings.
-    Alnum,
-    /// 0-9 a-f.
-    Hex,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -286,35 +279,6 @@ pub struct RawService {
     pub backup: Option<RawServiceBackup>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// Holds data (PostgreSQL, Redis, Qdrant): never on the frontend network.
-    Datastore,
-    /// The reverse proxy: the only service publishing 80/443.
-    Proxy,
-    App,
-    Monitoring,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Access {
-    /// Reachable from the VPN (and the Docker frontend network) only.
-    Vpn,
-    /// Reachable from the internet.
-    Public,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Condition {
-    /// Wait until the dependency's healthcheck passes.
-    Healthy,
-    /// Wait until the dependency's container has started.
-    Started,
-}
-
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawHealth {
@@ -334,15 +298,6 @@ pub struct RawHealth {
     pub start_period: Option<String>,
     /// Disable the image's healthcheck entirely.
     pub disable: Option<bool>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Probe {
-    Wget,
-    Curl,
-    Python,
-    Node,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
@@ -485,16 +440,6 @@ pub struct RawBackup {
     pub jobs: IndexMap<Spanned<String>, RawJobOverride>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScheduleStyle {
-    /// A `.service` and `.timer` pair per job (missed runs catch up after a reboot).
-    #[default]
-    Systemd,
-    /// One `/etc/cron.d` file.
-    Cron,
-}
-
 /// `[backup.jobs.NAME]`: what the operator changes about one job.
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -531,24 +476,6 @@ pub struct RawRetention {
     pub weekly: Option<u32>,
     pub monthly: Option<u32>,
     pub yearly: Option<u32>,
-}
-
-/// What a backup job does before restic reads its staging directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HookKind {
-    /// `pg_dump -Fc` of every database the stack has on this server, and the roles
-    /// (`pg_dumpall --globals-only`).
-    PgDump,
-    /// `BGSAVE`, wait for `LASTSAVE` to move, copy the RDB file.
-    RedisRdb,
-    /// A snapshot of every collection through Qdrant's API.
-    QdrantSnapshot,
-    /// `n8n export:workflow` and `export:credentials` (credentials stay encrypted
-    /// with the instance's `N8N_ENCRYPTION_KEY`).
-    N8nExport,
-    /// The service's data directories as they are on the host.
-    Files,
 }
 
 impl RawHost {

@@ -14,13 +14,14 @@ use indexmap::IndexMap;
 use ipnet::{IpNet, Ipv4Net};
 use toml::Spanned;
 
-use crate::backup::plan::{
+use crate::diagnostic::Diagnostic;
+use crate::source::{SourceId, Sources, Span};
+use crate::stack::backup::{
     Backup, BackupJob, BackupTime, CONFIGS_JOB, HEARTBEAT_SECRET, Hook, PASSWORD_SECRET,
     Repository, Retention, S3_ACCESS_KEY_ID_SECRET,
 };
-use crate::catalog;
-use crate::diagnostic::Diagnostic;
-use crate::source::{SourceId, Sources, Span};
+use crate::stack::catalog;
+use crate::stack::kinds::*;
 use crate::stack::load::{self, Report};
 use crate::stack::model::*;
 use crate::stack::raw::*;

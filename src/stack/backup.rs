@@ -6,12 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::stack::raw::{HookKind, ScheduleStyle};
+use crate::stack::kinds::{HookKind, ScheduleStyle};
 
 /// The restic repository password: generated, like every other secret.
 pub const PASSWORD_SECRET: &str = "restic_password";
 /// The Uptime Kuma push URL: it carries the monitor's token, so it is a secret.
 pub const HEARTBEAT_SECRET: &str = "backup_heartbeat_url";
+/// The variable that carries the heartbeat's push URL in the bundle's backup env file.
+pub const HEARTBEAT_URL_VAR: &str = "VPAI_BACKUP_HEARTBEAT_URL";
 pub const S3_ACCESS_KEY_ID_SECRET: &str = "backup_s3_access_key_id";
 pub const S3_SECRET_ACCESS_KEY_SECRET: &str = "backup_s3_secret_access_key";
 /// The job every host with services gets: its `configs/` directory (001 §5.4).

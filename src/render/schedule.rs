@@ -9,11 +9,11 @@
 //! with the secrets from the bundle's `configs/backup/backup.env` in its
 //! environment.
 
-use crate::backup::plan::{Backup, BackupJob};
-use crate::engine::desired::host_root;
 use crate::render::HEADER;
 use crate::stack::Stack;
-use crate::stack::raw::ScheduleStyle;
+use crate::stack::backup::{Backup, BackupJob};
+use crate::stack::host_root;
+use crate::stack::kinds::ScheduleStyle;
 
 /// Where `vpai host bootstrap` installs the binary on a host.
 pub const HOST_BINARY: &str = "/usr/local/bin/vpai";
