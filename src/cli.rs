@@ -1008,11 +1008,11 @@ fn explain(rule: Option<&str>) -> Result<ExitCode, Failure> {
         None => {
             println!("Stack rules (vpai check):");
             for r in rules::RULES {
-                println!("  {:<38} {}", r.name(), summary(r.doc()));
+                println!("  {:<38} {}", r.name(), summary(r.meta().doc));
             }
             println!("\nLint rules (vpai lint):");
             for r in crate::lint::rules::LINT_RULES {
-                println!("  {:<38} {}", r.name(), summary(r.doc()));
+                println!("  {:<38} {}", r.name(), summary(r.meta().doc));
             }
             println!("\nHost audit checks (vpai host audit; it also reports the compose- rules):");
             for c in crate::host::audit::AUDIT_CHECKS {
@@ -1026,9 +1026,9 @@ fn explain(rule: Option<&str>) -> Result<ExitCode, Failure> {
                 crate::lint::rules::find(name),
                 crate::host::audit::find(name),
             ) {
-                (Some(r), _, _) => rules::explain(r),
-                (None, Some(r), _) => rules::explain_page(r.name(), r.severity().label(), r.doc()),
-                (None, None, Some(c)) => rules::explain_page(c.name, c.severity.label(), c.doc),
+                (Some(r), _, _) => r.meta().explain(),
+                (None, Some(r), _) => r.meta().explain(),
+                (None, None, Some(c)) => c.explain(),
                 (None, None, None) => {
                     return Err(Diagnostic::error(
                         "unknown-rule",

@@ -15,6 +15,8 @@ use crate::source::{SourceId, Sources, Span};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// What a host may hold on purpose (`vpai host audit` only): reported, never failing.
+    Info,
     Warning,
     Error,
 }
@@ -23,8 +25,40 @@ impl Severity {
     /// As the JSON output and `vpai explain` write it.
     pub fn label(self) -> &'static str {
         match self {
+            Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Error => "error",
+        }
+    }
+}
+
+/// What every registry of checks — stack rules, lint rules, host audit checks —
+/// says of each: its stable kebab-case name, its severity, and the doc comment that
+/// `vpai explain NAME` prints (what it does, why it is bad, example, fix).
+#[derive(Debug)]
+pub struct Check {
+    pub name: &'static str,
+    pub severity: Severity,
+    pub doc: &'static str,
+}
+
+impl Check {
+    /// The check's `vpai explain` page.
+    pub fn explain(&self) -> String {
+        let body: String = self
+            .doc
+            .lines()
+            .map(|l| l.strip_prefix(' ').unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        format!("# {} ({})\n\n{}\n", self.name, self.severity.label(), body.trim())
+    }
+
+    /// A finding of this check at its declared severity.
+    pub fn diagnostic(&self, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: self.severity,
+            ..Diagnostic::error(self.name, message)
         }
     }
 }
@@ -144,6 +178,7 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
     let severity = match d.severity {
         Severity::Error => cs::Severity::Error,
         Severity::Warning => cs::Severity::Warning,
+        Severity::Info => cs::Severity::Note,
     };
     let mut labels = Vec::new();
     if let Some(p) = &d.primary {

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod graph;
 pub mod host;
 pub mod init;
+pub mod knowledge;
 pub mod lint;
 pub mod render;
 pub mod rules;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["diagnostic", "source", "suggest", "units"]),
     ("model", &["stack"]),
+    ("knowledge", &["knowledge"]),
     ("secrets", &["secrets"]),
     ("pure stages", &["rules", "render", "graph", "lint"]),
     ("engine", &["engine"]),
@@ -23,14 +24,9 @@ const SAME_LAYER: &[(&str, &str)] = &[
     ("diagnostic", "source"),
     ("deploy", "smoke"),
     ("backup", "deploy"),
+    // A mount's `lint_ignore` must name a lint rule (`invalid-lint-ignore`).
+    ("rules", "lint"),
 ];
-
-/// Imports against the layers that are known and scheduled to go (issue 10, "one
-/// body of knowledge": lint and the stack's `lint_ignore` check read the lint and stack
-/// rules' registries, where a knowledge module below both belongs). Listed so that no
-/// new one can join them; the test fails once one is gone, to strike it from here.
-const KNOWN_UPWARD: &[(&str, &str)] = &[("lint", "rules"), ("stack", "lint")];
-const KNOWN_CIRCLES: &[&[&str]] = &[&["src/lint/rules", "src/lint/suppress.rs"]];
 
 /// The modules that may read the file format's types; everything above the model
 /// speaks the resolved `Stack` and `stack::kinds`. `cli` prints the JSON Schema of the file.
@@ -335,7 +331,7 @@ fn imports_point_down_the_layers() {
             continue; // a module without a layer fails the test above
         };
         let allowed = b < a || (a == b && SAME_LAYER.contains(&(from.as_str(), to.as_str())));
-        if !allowed && !KNOWN_UPWARD.contains(&(from.as_str(), to.as_str())) {
+        if !allowed {
             upward.push(format!(
                 "{} ({}) names {to} ({}), e.g. in {}",
                 from,
@@ -350,14 +346,6 @@ fn imports_point_down_the_layers() {
         "imports against the layers:\n{}",
         upward.join("\n")
     );
-    for (from, to) in KNOWN_UPWARD {
-        assert!(
-            graph
-                .modules
-                .contains_key(&(from.to_string(), to.to_string())),
-            "{from} no longer names {to}: strike it from KNOWN_UPWARD"
-        );
-    }
 }
 
 #[test]
@@ -431,17 +419,6 @@ fn no_two_files_name_each_other_through_a_circle() {
             visit(&mut state, file);
         }
     }
-    let known: Vec<Vec<String>> = KNOWN_CIRCLES
-        .iter()
-        .map(|c| c.iter().map(|f| f.to_string()).collect())
-        .collect();
-    for circle in &known {
-        assert!(
-            state.circles.contains(circle),
-            "the circle {circle:?} is gone: strike it from KNOWN_CIRCLES"
-        );
-    }
-    state.circles.retain(|c| !known.contains(c));
     assert!(
         state.circles.is_empty(),
         "files that name each other in a circle: {:?}",

@@ -310,11 +310,11 @@ fn every_rule_that_cites_seed_002_is_in_the_table() {
     let text = std::fs::read_to_string(root().join(TABLE)).unwrap();
     let names_and_docs = vpai::rules::RULES
         .iter()
-        .map(|r| (r.name(), r.doc()))
+        .map(|r| (r.name(), r.meta().doc))
         .chain(
             vpai::lint::rules::LINT_RULES
                 .iter()
-                .map(|r| (r.name(), r.doc())),
+                .map(|r| (r.name(), r.meta().doc)),
         );
     for (name, doc) in names_and_docs {
         if doc.contains("002 §") {

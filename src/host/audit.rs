@@ -15,74 +15,35 @@
 
 use serde::Serialize;
 
+use crate::diagnostic::{Check, Severity};
+
 use crate::engine::audit::{Bind, ContainerFacts, PublishedPort};
+use crate::knowledge::cis::{
+    NAMESPACES, SELINUX_LABELS, disables_confinement, drops_all, holds_docker_socket,
+    is_docker_socket, on_every_interface, privileged_host_port, proxy_web_port,
+    sensitive_host_path, sets_no_new_privileges,
+};
 use crate::lint::rules::LintRule;
-use crate::lint::rules::compose_cap_add_without_drop_all::{
-    ComposeCapAddWithoutDropAll, drops_all,
-};
-use crate::lint::rules::compose_docker_socket::{
-    ComposeDockerSocket, holds_docker_socket, is_docker_socket,
-};
-use crate::lint::rules::compose_host_namespace::{ComposeHostNamespace, NAMESPACES};
+use crate::lint::rules::compose_cap_add_without_drop_all::ComposeCapAddWithoutDropAll;
+use crate::lint::rules::compose_docker_socket::ComposeDockerSocket;
+use crate::lint::rules::compose_host_namespace::ComposeHostNamespace;
 use crate::lint::rules::compose_no_memory_limit::ComposeNoMemoryLimit;
-use crate::lint::rules::compose_no_new_privileges::{
-    ComposeNoNewPrivileges, sets_no_new_privileges,
-};
+use crate::lint::rules::compose_no_new_privileges::ComposeNoNewPrivileges;
 use crate::lint::rules::compose_no_pids_limit::ComposeNoPidsLimit;
 use crate::lint::rules::compose_port_all_interfaces::ComposePortAllInterfaces;
 use crate::lint::rules::compose_privileged::ComposePrivileged;
-use crate::lint::rules::compose_privileged_port::{ComposePrivilegedPort, privileged_host_port};
-use crate::lint::rules::compose_sensitive_mount::{ComposeSensitiveMount, sensitive_host_path};
-use crate::lint::rules::compose_unconfined_profile::{
-    ComposeUnconfinedProfile, SELINUX_LABELS, disables_confinement,
-};
-use crate::rules::published_port::{on_every_interface, proxy_web_port};
+use crate::lint::rules::compose_privileged_port::ComposePrivilegedPort;
+use crate::lint::rules::compose_sensitive_mount::ComposeSensitiveMount;
+use crate::lint::rules::compose_unconfined_profile::ComposeUnconfinedProfile;
 use crate::stack::Stack;
 use crate::stack::model::Service;
-
-/// How much a finding matters. `Info` is what a host may hold on purpose; only an
-/// `Error` that the stack does not accept fails the audit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn label(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-impl From<crate::diagnostic::Severity> for Severity {
-    fn from(severity: crate::diagnostic::Severity) -> Self {
-        match severity {
-            crate::diagnostic::Severity::Warning => Severity::Warning,
-            crate::diagnostic::Severity::Error => Severity::Error,
-        }
-    }
-}
-
-/// A check only a live host can answer, with its `vpai explain` page.
-pub struct AuditCheck {
-    pub name: &'static str,
-    pub severity: Severity,
-    /// The check's documentation (its doc comment), in Markdown.
-    pub doc: &'static str,
-}
 
 /// Declares an audit check whose doc comment is its `vpai explain` page, as
 /// `declare_lint_rule!` does for lint rules.
 macro_rules! declare_audit_check {
     ($(#[doc = $doc:literal])+ const $id:ident => $name:literal, $severity:ident;) => {
         $(#[doc = $doc])+
-        pub const $id: AuditCheck = AuditCheck {
+        pub const $id: Check = Check {
             name: $name,
             severity: Severity::$severity,
             doc: concat!($($doc, "\n"),+),
@@ -154,9 +115,9 @@ declare_audit_check! {
 }
 
 /// Every audit-only check, in the order a container's findings list them.
-pub static AUDIT_CHECKS: &[&AuditCheck] = &[&UNMANAGED, &FOREIGN_PROJECT, &ORPHAN];
+pub static AUDIT_CHECKS: &[&Check] = &[&UNMANAGED, &FOREIGN_PROJECT, &ORPHAN];
 
-pub fn find(name: &str) -> Option<&'static AuditCheck> {
+pub fn find(name: &str) -> Option<&'static Check> {
     AUDIT_CHECKS.iter().copied().find(|c| c.name == name)
 }
 
@@ -340,7 +301,7 @@ impl Judged<'_> {
 
     /// A finding of `rule`, at the severity the rule gives it in a compose file.
     fn flag(&mut self, rule: &dyn LintRule, message: String) -> &mut Finding {
-        self.push(rule.name(), rule.severity().into(), message)
+        self.push(rule.name(), rule.severity(), message)
     }
 
     fn ownership(&mut self, owner: &Owner, stack: &Stack, host: &str) {
@@ -1127,6 +1088,10 @@ port = 8188
 
     #[test]
     fn audit_checks_are_documented_and_named_apart_from_the_rules() {
+        for rule in crate::lint::rules::LINT_RULES {
+            let name = rule.name();
+            assert!(crate::rules::find(name).is_none(), "{name} is also a stack rule");
+        }
         for check in AUDIT_CHECKS {
             assert!(check.name.starts_with("audit-"), "{}", check.name);
             assert!(find(check.name).is_some());

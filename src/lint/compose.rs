@@ -3,8 +3,8 @@
 //! 8080, target: 80}`, `"./data:/data:ro"` or `{type: bind, source: ...}`), each
 //! with the node it was read from so a finding points at its line.
 
+use crate::knowledge::image::ImageRef;
 use crate::lint::yaml::{Node, Value};
-use crate::rules::support::ImageRef;
 
 pub struct Service<'a> {
     pub name: &'a str,

@@ -225,7 +225,7 @@ pub fn load(paths: &[PathBuf]) -> (Run, Vec<Diagnostic>) {
 
 /// Lint `paths` with `options`: the findings that remain after suppressions.
 pub fn lint(paths: &[PathBuf], options: &suppress::Options) -> Result<Report, Diagnostic> {
-    let selection = options.selection()?;
+    let selection = options.selection(&rules::names())?;
     let (run, mut diagnostics) = load(paths);
     for file in &run.files {
         let mut found = Vec::new();

@@ -13,6 +13,7 @@ fn level(severity: Severity) -> &'static str {
     match severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Info => "note",
     }
 }
 
@@ -52,10 +53,10 @@ pub fn render(diagnostics: &[Diagnostic], sources: &Sources) -> Value {
     let rules: Vec<Value> = LINT_RULES
         .iter()
         .map(|rule| {
-            let help = crate::rules::explain_page(rule.name(), rule.severity().label(), rule.doc());
+            let help = rule.meta().explain();
             json!({
                 "id": rule.name(),
-                "shortDescription": { "text": summary(rule.doc()) },
+                "shortDescription": { "text": summary(rule.meta().doc) },
                 "help": { "text": help, "markdown": help },
                 "defaultConfiguration": { "level": level(rule.severity()) },
             })

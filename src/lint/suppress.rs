@@ -21,7 +21,6 @@ use globset::{Glob, GlobMatcher};
 
 use crate::diagnostic::Diagnostic;
 use crate::lint::File;
-use crate::lint::rules::LINT_RULES;
 use crate::source::{Sources, Span};
 
 /// The selection as given on the command line.
@@ -36,6 +35,8 @@ pub struct Options {
 
 /// The selection, checked against the registry.
 pub struct Selection {
+    /// The registry's rule names: what a selector or a suppression may name.
+    rules: Vec<&'static str>,
     select: Vec<String>,
     ignore: Vec<String>,
     per_file: Vec<(GlobMatcher, Vec<String>)>,
@@ -50,28 +51,26 @@ fn matches(selector: &str, rule: &str) -> bool {
 }
 
 /// A selector that names no rule is a typo: refuse it, with the closest name.
-fn check_selector(selector: &str, flag: &str) -> Result<(), Diagnostic> {
-    if LINT_RULES.iter().any(|r| matches(selector, r.name())) {
+fn check_selector(selector: &str, flag: &str, rules: &[&str]) -> Result<(), Diagnostic> {
+    if rules.iter().any(|r| matches(selector, r)) {
         return Ok(());
     }
     Err(Diagnostic::error(
         "lint-option",
         format!("`{flag} {selector}` names no lint rule"),
     )
-    .maybe_help(crate::suggest::hint(
-        selector,
-        LINT_RULES.iter().map(|r| r.name()),
-    ))
+    .maybe_help(crate::suggest::hint(selector, rules.iter().copied()))
     .note("a selector is a rule name, a prefix such as `caddy` or `compose-no`, or `all`; `vpai explain` lists the rules"))
 }
 
 impl Options {
-    pub fn selection(&self) -> Result<Selection, Diagnostic> {
+    /// The selection among `rules`, the names of the registry's rules.
+    pub fn selection(&self, registry: &[&'static str]) -> Result<Selection, Diagnostic> {
         for s in &self.select {
-            check_selector(s, "--select")?;
+            check_selector(s, "--select", registry)?;
         }
         for s in &self.ignore {
-            check_selector(s, "--ignore")?;
+            check_selector(s, "--ignore", registry)?;
         }
         let mut per_file = Vec::new();
         for entry in &self.per_file_ignores {
@@ -87,13 +86,14 @@ impl Options {
             let glob = Glob::new(pattern).map_err(|e| {
                 Diagnostic::error("lint-option", format!("bad glob `{pattern}`: {e}"))
             })?;
-            let rules: Vec<String> = rules.split(',').map(|r| r.trim().to_string()).collect();
-            for rule in &rules {
-                check_selector(rule, "--per-file-ignores")?;
+            let selectors: Vec<String> = rules.split(',').map(|r| r.trim().to_string()).collect();
+            for selector in &selectors {
+                check_selector(selector, "--per-file-ignores", registry)?;
             }
-            per_file.push((glob.compile_matcher(), rules));
+            per_file.push((glob.compile_matcher(), selectors));
         }
         Ok(Selection {
+            rules: registry.to_vec(),
             select: self.select.clone(),
             ignore: self.ignore.clone(),
             per_file,
@@ -130,8 +130,8 @@ pub struct Suppression {
     used: Cell<bool>,
 }
 
-/// Every `# vpai:` comment in `text`.
-pub fn suppressions(text: &str) -> Vec<Suppression> {
+/// Every `# vpai:` comment in `text`; one naming a rule not in `rules` is a problem.
+pub fn suppressions(text: &str, rules: &[&str]) -> Vec<Suppression> {
     let lines: Vec<(usize, &str)> = text
         .split_inclusive('\n')
         .scan(0, |offset, line| {
@@ -213,10 +213,8 @@ pub fn suppressions(text: &str) -> Vec<Suppression> {
                     ));
                 }
                 for (name, range) in &suppression.rules {
-                    if suppression.problem.is_none() && !LINT_RULES.iter().any(|r| r.name() == name)
-                    {
-                        let hint =
-                            crate::suggest::did_you_mean(name, LINT_RULES.iter().map(|r| r.name()))
+                    if suppression.problem.is_none() && !rules.contains(&name.as_str()) {
+                        let hint = crate::suggest::did_you_mean(name, rules.iter().copied())
                                 .map_or(String::new(), |c| format!(" (did you mean `{c}`?)"));
                         suppression.problem =
                             Some((format!("no lint rule named `{name}`{hint}"), range.clone()));
@@ -258,7 +256,7 @@ pub fn apply(
     found: Vec<Diagnostic>,
     selection: &Selection,
 ) -> Vec<Diagnostic> {
-    let list = suppressions(sources.text(file.source));
+    let list = suppressions(sources.text(file.source), &selection.rules);
     let line_of = |offset: usize| sources.line_col(file.source, offset).0 - 1;
     let mut kept = Vec::new();
     for d in found {
@@ -315,10 +313,12 @@ pub fn apply(
 mod tests {
     use super::*;
 
+    const RULES: &[&str] = &["compose-privileged", "compose-no-healthcheck", "caddy-heredoc-status"];
+
     #[test]
     fn own_line_comment_covers_the_next_code_line() {
         let text = "a:\n  # vpai: ignore[compose-privileged] the GPU driver needs it\n\n  privileged: true\n";
-        let list = suppressions(text);
+        let list = suppressions(text, RULES);
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].target_line, 3);
         assert_eq!(list[0].reason, "the GPU driver needs it");
@@ -327,7 +327,7 @@ mod tests {
 
     #[test]
     fn trailing_comment_covers_its_line() {
-        let list = suppressions("privileged: true # vpai: ignore[compose-privileged] GPU\n");
+        let list = suppressions("privileged: true # vpai: ignore[compose-privileged] GPU\n", RULES);
         assert_eq!(list[0].target_line, 0);
         assert_eq!(list[0].rules[0].0, "compose-privileged");
     }
@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn missing_reason_and_unknown_rule_are_problems() {
         let list = suppressions(
-            "# vpai: ignore[compose-privileged]\n# vpai: ignore[compose-privileg] why\n",
+            "# vpai: ignore[compose-privileged]\n# vpai: ignore[compose-privileg] why\n", RULES
         );
         assert!(list[0].problem.as_ref().unwrap().0.contains("reason"));
         let (message, range) = list[1].problem.as_ref().unwrap();
@@ -349,7 +349,7 @@ mod tests {
 
     #[test]
     fn a_hash_inside_a_word_is_not_a_comment() {
-        assert!(suppressions("url: http://x/#vpai:ignore[a] b\n").is_empty());
+        assert!(suppressions("url: http://x/#vpai:ignore[a] b\n", RULES).is_empty());
     }
 
     #[test]
@@ -358,6 +358,6 @@ mod tests {
         assert!(matches("compose-no", "compose-no-healthcheck"));
         assert!(!matches("compose-no", "compose-non"));
         assert!(matches("all", "compose-privileged"));
-        assert!(check_selector("compose-privilegd", "--select").is_err());
+        assert!(check_selector("compose-privilegd", "--select", RULES).is_err());
     }
 }

@@ -1,6 +1,7 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::image::ImageRef;
 use crate::rules::declare_rule;
-use crate::rules::support::{self, ImageRef};
+use crate::rules::support;
 use crate::stack::Stack;
 
 declare_rule! {

@@ -1,4 +1,5 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::health::names_localhost;
 use crate::rules::declare_rule;
 use crate::rules::support;
 use crate::stack::Stack;
@@ -28,23 +29,6 @@ declare_rule! {
     pub struct HealthcheckLocalhost => "healthcheck-localhost", Error;
 }
 
-/// `localhost` as a host name, not as part of a longer word.
-pub(crate) fn names_localhost(text: &str) -> bool {
-    let mut from = 0;
-    while let Some(i) = text[from..].find("localhost") {
-        let at = from + i;
-        let before = text[..at].chars().next_back();
-        let after = text[at + "localhost".len()..].chars().next();
-        let word =
-            |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !word(before) && !word(after) {
-            return true;
-        }
-        from = at + "localhost".len();
-    }
-    false
-}
-
 impl HealthcheckLocalhost {
     fn run(&self, stack: &Stack, out: &mut Vec<Diagnostic>) {
         for service in stack.services.values() {
@@ -70,16 +54,5 @@ impl HealthcheckLocalhost {
                 .help("write 127.0.0.1, or use `health = { http = \"/path\" }`, which vpai renders with 127.0.0.1"),
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn localhost_as_a_host_only() {
-        assert!(super::names_localhost("wget http://localhost:3000/"));
-        assert!(super::names_localhost("pg_isready -h localhost"));
-        assert!(!super::names_localhost("curl http://localhost-proxy/"));
-        assert!(!super::names_localhost("check mylocalhost"));
     }
 }

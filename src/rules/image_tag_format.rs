@@ -1,6 +1,7 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::image::{self, ImageRef};
 use crate::rules::declare_rule;
-use crate::rules::support::{self, ImageRef};
+use crate::rules::support;
 use crate::stack::Stack;
 
 declare_rule! {
@@ -46,8 +47,8 @@ fn problem(image: &ImageRef) -> Option<(String, String)> {
     if image.is(&["ghcr.io/google/cadvisor"])
         && tag.starts_with('v')
         && let Some(v) = image.version()
-        && support::compare(&v, &[0, 54, 0]).is_ge()
-        && support::compare(&v, &[0, 56, 2]).is_le()
+        && image::compare(&v, &[0, 54, 0]).is_ge()
+        && image::compare(&v, &[0, 56, 2]).is_le()
     {
         return Some((
             "cAdvisor 0.54.0 to 0.56.2 are published on ghcr.io without a `v` (google/cadvisor#3871)".to_string(),

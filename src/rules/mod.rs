@@ -5,7 +5,7 @@
 //! stop at the first finding: they push every diagnostic they see. Adding a rule is
 //! one file, one line in [`RULES`], one fixture under `tests/rules/NAME/`.
 
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Check, Diagnostic, Severity};
 use crate::stack::Stack;
 
 mod admin_ui_public;
@@ -19,6 +19,7 @@ pub(crate) mod healthcheck_missing_tool;
 mod healthy_dependency_without_healthcheck;
 mod image_tag_format;
 mod internet_without_egress;
+mod invalid_lint_ignore;
 mod litellm_health_endpoint;
 mod litellm_invalid_config;
 mod memory_below_minimum;
@@ -46,10 +47,14 @@ mod unused_config;
 
 /// A check over the whole stack.
 pub trait Rule: Sync {
-    fn name(&self) -> &'static str;
-    /// The rule's documentation (its doc comment), in Markdown.
-    fn doc(&self) -> &'static str;
-    fn severity(&self) -> Severity;
+    /// Its name, severity and `explain` page.
+    fn meta(&self) -> &'static Check;
+    fn name(&self) -> &'static str {
+        self.meta().name
+    }
+    fn severity(&self) -> Severity {
+        self.meta().severity
+    }
     fn check(&self, stack: &Stack, out: &mut Vec<Diagnostic>);
 }
 
@@ -61,25 +66,21 @@ macro_rules! declare_rule {
         pub struct $ty;
 
         impl $ty {
+            const META: $crate::diagnostic::Check = $crate::diagnostic::Check {
+                name: $name,
+                severity: $crate::diagnostic::Severity::$severity,
+                doc: concat!($($doc, "\n"),+),
+            };
+
             /// A diagnostic of this rule at its declared severity.
             fn diagnostic(message: impl Into<String>) -> $crate::diagnostic::Diagnostic {
-                let d = $crate::diagnostic::Diagnostic::error($name, message);
-                $crate::diagnostic::Diagnostic {
-                    severity: $crate::diagnostic::Severity::$severity,
-                    ..d
-                }
+                Self::META.diagnostic(message)
             }
         }
 
         impl $crate::rules::Rule for $ty {
-            fn name(&self) -> &'static str {
-                $name
-            }
-            fn doc(&self) -> &'static str {
-                concat!($($doc, "\n"),+)
-            }
-            fn severity(&self) -> $crate::diagnostic::Severity {
-                $crate::diagnostic::Severity::$severity
+            fn meta(&self) -> &'static $crate::diagnostic::Check {
+                &Self::META
             }
             fn check(&self, stack: &$crate::stack::Stack, out: &mut Vec<$crate::diagnostic::Diagnostic>) {
                 self.run(stack, out)
@@ -125,6 +126,7 @@ pub static RULES: &[&dyn Rule] = &[
     &openclaw_unknown_env::OpenclawUnknownEnv,
     &admin_ui_public::AdminUiPublic,
     &secret_in_env::SecretInEnv,
+    &invalid_lint_ignore::InvalidLintIgnore,
     &unused_config::UnusedConfig,
 ];
 
@@ -140,21 +142,6 @@ pub fn check(stack: &Stack) -> Vec<Diagnostic> {
     }
     out.sort_by_key(|d| std::cmp::Reverse(d.severity));
     out
-}
-
-/// The `explain` page of a rule: its name, severity and documentation.
-pub fn explain(rule: &dyn Rule) -> String {
-    explain_page(rule.name(), rule.severity().label(), rule.doc())
-}
-
-/// An `explain` page, for stack rules, lint rules and host audit checks alike.
-pub fn explain_page(name: &str, severity: &str, doc: &str) -> String {
-    let body: String = doc
-        .lines()
-        .map(|l| l.strip_prefix(' ').unwrap_or(l))
-        .collect::<Vec<_>>()
-        .join("\n");
-    format!("# {name} ({severity})\n\n{}\n", body.trim())
 }
 
 #[cfg(test)]

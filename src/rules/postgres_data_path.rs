@@ -1,12 +1,15 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::postgres::{self, PRE_18_DATA_PATH};
 use crate::rules::declare_rule;
 use crate::rules::support;
 use crate::stack::Stack;
 
 declare_rule! {
     /// ## What it does
-    /// Flags a PostgreSQL 18+ official image (`postgres:18...`) whose data is mounted
-    /// at `/var/lib/postgresql/data`.
+    /// Flags a PostgreSQL 18+ official image (`postgres:18...`, or a moving tag such
+    /// as `postgres:latest`, which is 18 today), or an image built from it
+    /// (`pgvector/pgvector:pg18`, `postgis/postgis:18-3.6`), whose data is mounted at
+    /// `/var/lib/postgresql/data`, unless `PGDATA` is set to keep that layout.
     ///
     /// ## Why is this bad?
     /// From 18 the official image keeps its data in a major-version directory
@@ -29,13 +32,12 @@ declare_rule! {
     pub struct PostgresDataPath => "postgres-data-path", Error;
 }
 
-const OLD: &str = "/var/lib/postgresql/data";
-
 impl PostgresDataPath {
     fn run(&self, stack: &Stack, out: &mut Vec<Diagnostic>) {
         for service in stack.services.values() {
             let image = support::image(service);
-            if !image.is(&["postgres"]) || image.at_least(&[18]) != Some(true) {
+            let pgdata = service.env.get("PGDATA").map(|v| v.text.as_str());
+            if !postgres::refuses_pre_18_path(&image, pgdata) {
                 continue;
             }
             let targets = service
@@ -44,13 +46,13 @@ impl PostgresDataPath {
                 .map(|d| d.container_path.as_str())
                 .chain(service.mounts.iter().map(|m| m.target.as_str()));
             for target in targets {
-                if target.trim_end_matches('/') != OLD {
+                if !postgres::is_pre_18_data_path(target) {
                     continue;
                 }
-                let span = support::locate(stack, service, |l| l.contains(OLD));
+                let span = support::locate(stack, service, |l| l.contains(PRE_18_DATA_PATH));
                 out.push(
                     Self::diagnostic(format!(
-                        "`{}` runs `{}` with its data mounted at {OLD}, the pre-18 path",
+                        "`{}` runs `{}` with its data mounted at {PRE_18_DATA_PATH}, the pre-18 path",
                         service.name, service.image
                     ))
                     .at(span.as_ref(), "PostgreSQL 18+ refuses to start with this mount")

@@ -1,4 +1,5 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::cis::{on_every_interface, proxy_web_port};
 use crate::rules::declare_rule;
 use crate::stack::Stack;
 use crate::stack::kinds::Kind;
@@ -23,16 +24,6 @@ declare_rule! {
     /// Bind to `127.0.0.1`, route it through the proxy, or, for a protocol the proxy
     /// cannot carry (MQTT 1883), set `public = true` to acknowledge it.
     pub struct PublishedPort => "published-port", Error;
-}
-
-/// No address, `0.0.0.0` or `::`: Docker listens on every interface.
-pub(crate) fn on_every_interface(bind: &str) -> bool {
-    bind.is_empty() || bind == "0.0.0.0" || bind == "::"
-}
-
-/// 80 and 443 of the reverse proxy: the one service meant to face the internet.
-pub(crate) fn proxy_web_port(kind: Kind, published: u16) -> bool {
-    kind == Kind::Proxy && matches!(published, 80 | 443)
 }
 
 impl PublishedPort {

@@ -5,7 +5,10 @@ use crate::stack::Stack;
 
 declare_rule! {
     /// ## What it does
-    /// Flags an image without a tag or digest, or tagged `latest`.
+    /// Flags an image without a tag or digest, or with a tag that moves: `latest`,
+    /// `stable`, `main`, `nightly`, `edge`, `dev`, `lts`, `next`, and the variants
+    /// of those that carry no version (`stable-alpine`, `alpine`, `cuda`), the same
+    /// tags `compose-unpinned-image` flags in a compose file.
     ///
     /// ## Why is this bad?
     /// A missing tag means `latest` (Docker docs, "docker image tag"). `latest`
@@ -18,7 +21,7 @@ declare_rule! {
     /// ## Example
     /// ```toml
     /// [services.api]
-    /// image = "acme/api"          # or "acme/api:latest"
+    /// image = "acme/api"          # or "acme/api:latest", "acme/api:stable"
     /// ```
     ///
     /// ## Fix
@@ -30,13 +33,8 @@ impl UnpinnedImage {
     fn run(&self, stack: &Stack, out: &mut Vec<Diagnostic>) {
         for service in stack.services.values() {
             let image = support::image(service);
-            if image.digest {
+            let Some(why) = image.unpinned() else {
                 continue;
-            }
-            let why = match image.tag.as_deref() {
-                None => "no tag means `latest`",
-                Some("latest") => "`latest` moves",
-                Some(_) => continue,
             };
             let span = support::locate_key(stack, service, "image");
             out.push(

@@ -150,44 +150,6 @@ impl Resolver {
         self.diags.push(d);
     }
 
-    /// A mount's `lint_ignore` names lint rules and gives each a reason: it becomes a
-    /// `# vpai: ignore[...]` comment, which `vpai lint` would refuse otherwise.
-    fn check_lint_ignores(&mut self, service: &str, mounts: Option<&Vec<RawMount>>, header: &Span) {
-        for mount in mounts.into_iter().flatten() {
-            for (rule, reason) in &mount.lint_ignore {
-                let problem = if crate::lint::rules::find(rule).is_none() {
-                    Some((
-                        format!(
-                            "service `{service}`: mount {}: `lint_ignore` names no lint rule `{rule}`",
-                            mount.source
-                        ),
-                        suggest::hint(
-                            rule,
-                            crate::lint::rules::LINT_RULES.iter().map(|r| r.name()),
-                        ),
-                    ))
-                } else if reason.trim().is_empty() || reason.contains('\n') {
-                    Some((
-                        format!(
-                            "service `{service}`: mount {}: `lint_ignore.{rule}` needs a one-line reason",
-                            mount.source
-                        ),
-                        None,
-                    ))
-                } else {
-                    None
-                };
-                if let Some((message, hint)) = problem {
-                    self.error(
-                        Diagnostic::error("invalid-value", message)
-                            .at(Some(header), "in this service")
-                            .maybe_help(hint),
-                    );
-                }
-            }
-        }
-    }
-
     fn stack(&mut self, mut raw: RawStack) -> Stack {
         let environments: Vec<String> = raw
             .project
@@ -797,7 +759,6 @@ impl Resolver {
         });
 
         let routes = self.routes(name, layers, port, &header);
-        self.check_lint_ignores(name, layers.value(|s| s.mounts.as_ref()), &header);
         let ports = layers
             .last(|s| s.ports.as_ref())
             .map(|(src, list)| {

@@ -1,4 +1,5 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::cis::drops_all;
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::{File, Run};
 
@@ -29,13 +30,6 @@ declare_lint_rule! {
     ///     cap_add: [NET_BIND_SERVICE]
     /// ```
     pub struct ComposeCapAddWithoutDropAll => "compose-cap-add-without-drop-all", Warning, [Compose];
-}
-
-/// `cap_drop` starts from nothing: `ALL`.
-pub(crate) fn drops_all<'a>(cap_drop: impl IntoIterator<Item = &'a str>) -> bool {
-    cap_drop
-        .into_iter()
-        .any(|cap| cap.eq_ignore_ascii_case("ALL"))
 }
 
 impl ComposeCapAddWithoutDropAll {

@@ -1,4 +1,5 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::cis::{SOCKETS, holds_docker_socket, is_docker_socket};
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::{File, Run};
 
@@ -34,25 +35,6 @@ declare_lint_rule! {
     /// without it, keep the mount and say why:
     /// `# vpai: ignore[compose-docker-socket] Alloy discovers containers through the API`.
     pub struct ComposeDockerSocket => "compose-docker-socket", Error, [Compose];
-}
-
-const SOCKETS: &[&str] = &["/var/run/docker.sock", "/run/docker.sock"];
-
-/// The engine's socket wherever it lives: rootless Docker
-/// (`/run/user/1000/docker.sock`), Podman's Docker-compatible API.
-const SOCKET_FILES: &[&str] = &["docker.sock", "podman.sock"];
-
-/// The host path is the engine's socket.
-pub(crate) fn is_docker_socket(source: &str) -> bool {
-    let source = source.trim_end_matches('/');
-    let file_name = source.rsplit('/').next().unwrap_or(source);
-    SOCKETS.contains(&source) || SOCKET_FILES.contains(&file_name)
-}
-
-/// The host path is a directory that holds the engine's socket (`/var/run`, `/run`, `/`).
-pub(crate) fn holds_docker_socket(source: &str) -> bool {
-    let source = source.trim_end_matches('/');
-    source.is_empty() || SOCKETS.iter().any(|s| s.starts_with(&format!("{source}/")))
 }
 
 impl ComposeDockerSocket {

@@ -1,7 +1,7 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::health::names_localhost;
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::{File, Run};
-use crate::rules::healthcheck_localhost::names_localhost;
 
 declare_lint_rule! {
     /// ## What it does

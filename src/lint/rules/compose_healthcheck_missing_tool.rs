@@ -1,8 +1,8 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::health::{basename, profile, programs, shell_programs};
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::yaml::Value;
 use crate::lint::{File, Run};
-use crate::rules::healthcheck_missing_tool::{basename, profile, programs, shell_programs};
 use crate::stack::model::HealthTest;
 
 declare_lint_rule! {

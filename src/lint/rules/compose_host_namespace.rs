@@ -1,4 +1,5 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::cis::NAMESPACES;
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::{File, Run};
 
@@ -31,15 +32,6 @@ declare_lint_rule! {
     /// view (a node exporter) can keep it with a `# vpai: ignore[...] REASON` comment.
     pub struct ComposeHostNamespace => "compose-host-namespace", Error, [Compose];
 }
-
-/// The host namespaces a container can join: its compose key and the namespace's name.
-pub(crate) const NAMESPACES: &[(&str, &str)] = &[
-    ("network_mode", "network"),
-    ("pid", "process"),
-    ("ipc", "IPC"),
-    ("uts", "UTS"),
-    ("userns_mode", "user"),
-];
 
 impl ComposeHostNamespace {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {

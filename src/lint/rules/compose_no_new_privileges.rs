@@ -1,4 +1,5 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::cis::sets_no_new_privileges;
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::{File, Run};
 
@@ -27,13 +28,6 @@ declare_lint_rule! {
     ///     security_opt: [no-new-privileges:true]
     /// ```
     pub struct ComposeNoNewPrivileges => "compose-no-new-privileges", Warning, [Compose];
-}
-
-/// A `security_opt` entry that sets `no-new-privileges`.
-pub(crate) fn sets_no_new_privileges(option: &str) -> bool {
-    let option = option.trim();
-    option == "no-new-privileges"
-        || ["no-new-privileges:true", "no-new-privileges=true"].contains(&option)
 }
 
 impl ComposeNoNewPrivileges {

@@ -1,11 +1,12 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::postgres::{self, PRE_18_DATA_PATH};
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::{File, Run};
-use crate::rules::support::ImageRef;
 
 declare_lint_rule! {
     /// ## What it does
-    /// Flags a PostgreSQL 18+ official image (`postgres:18...`), or an image built
+    /// Flags a PostgreSQL 18+ official image (`postgres:18...`, or a moving tag such
+    /// as `postgres:latest` or no tag, which is 18 today), or an image built
     /// from it (`pgvector/pgvector:pg18`, `postgis/postgis:18-3.6`), with a volume
     /// at `/var/lib/postgresql/data`, unless `PGDATA` is set to keep that layout.
     ///
@@ -30,46 +31,22 @@ declare_lint_rule! {
     pub struct ComposePostgresDataPath => "compose-postgres-data-path", Error, [Compose];
 }
 
-const OLD: &str = "/var/lib/postgresql/data";
-
-/// The PostgreSQL major version of the official image and of the images built
-/// `FROM` it: `postgres:18.1`, `pgvector/pgvector:pg18` (or `0.8.1-pg18`),
-/// `postgis/postgis:18-3.6`.
-fn postgres_major(image: &ImageRef) -> Option<u64> {
-    if image.is(&["postgres", "postgis/postgis"]) {
-        return image.version()?.first().copied();
-    }
-    if image.is(&["pgvector/pgvector"]) {
-        return image
-            .tag
-            .as_deref()?
-            .split('-')
-            .find_map(|part| part.strip_prefix("pg")?.parse().ok());
-    }
-    None
-}
-
 impl ComposePostgresDataPath {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
             let Some((image, _)) = service.image() else {
                 continue;
             };
-            if postgres_major(&image).is_none_or(|major| major < 18) {
-                continue;
-            }
-            // PGDATA set to the old path (or under it) keeps the pre-18 layout.
-            let pgdata_in_old = service.environment().iter().any(|(name, value, _)| {
-                name == "PGDATA"
-                    && value
-                        .as_deref()
-                        .is_some_and(|v| v.trim_end_matches('/').starts_with(OLD))
-            });
-            if pgdata_in_old {
+            let pgdata = service
+                .environment()
+                .into_iter()
+                .find(|(name, _, _)| name == "PGDATA")
+                .and_then(|(_, value, _)| value);
+            if !postgres::refuses_pre_18_path(&image, pgdata.as_deref()) {
                 continue;
             }
             for mount in service.mounts() {
-                if mount.target.trim_end_matches('/') != OLD {
+                if !postgres::is_pre_18_data_path(&mount.target) {
                     continue;
                 }
                 // A long-syntax mount is a block mapping whose span runs on to the
@@ -80,7 +57,7 @@ impl ComposePostgresDataPath {
                 };
                 out.push(
                     Self::diagnostic(format!(
-                        "`{}` runs PostgreSQL 18+ with its data mounted at {OLD}, the pre-18 path",
+                        "`{}` runs PostgreSQL 18+ with its data mounted at {PRE_18_DATA_PATH}, the pre-18 path",
                         service.name
                     ))
                     .at(Some(&file.span(span)), "PostgreSQL 18+ refuses to start with this mount")
@@ -89,23 +66,5 @@ impl ComposePostgresDataPath {
                 );
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::postgres_major;
-    use crate::rules::support::ImageRef;
-
-    #[test]
-    fn major_of_official_and_derived_images() {
-        let major = |image: &str| postgres_major(&ImageRef::parse(image));
-        assert_eq!(major("postgres:18.1-bookworm"), Some(18));
-        assert_eq!(major("docker.io/library/postgres:17"), Some(17));
-        assert_eq!(major("pgvector/pgvector:pg18"), Some(18));
-        assert_eq!(major("pgvector/pgvector:0.8.1-pg18-trixie"), Some(18));
-        assert_eq!(major("postgis/postgis:18-3.6-alpine"), Some(18));
-        assert_eq!(major("postgres:latest"), None);
-        assert_eq!(major("supabase/postgres:15.8.1.085"), None);
     }
 }

@@ -1,4 +1,5 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::cis::privileged_host_port;
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::{File, Run};
 
@@ -25,13 +26,6 @@ declare_lint_rule! {
     /// ## Fix
     /// Publish on a high port (`2222:22`), or put the service behind the proxy.
     pub struct ComposePrivilegedPort => "compose-privileged-port", Warning, [Compose];
-}
-
-/// The lowest port of `published` (`53`, `20-21`) when it is privileged and not the
-/// proxy's 80 or 443.
-pub(crate) fn privileged_host_port(published: &str) -> Option<u16> {
-    let low: u16 = published.split('-').next()?.trim().parse().ok()?;
-    (low < 1024 && low != 80 && low != 443).then_some(low)
 }
 
 impl ComposePrivilegedPort {

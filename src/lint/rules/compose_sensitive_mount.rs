@@ -1,4 +1,5 @@
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::knowledge::cis::sensitive_host_path;
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::{File, Run};
 
@@ -34,23 +35,6 @@ declare_lint_rule! {
     pub struct ComposeSensitiveMount => "compose-sensitive-mount", Error, [Compose];
 }
 
-const EXACT: &[&str] = &[
-    "/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr",
-];
-const WHOLE_TREE: &[&str] = &["/boot", "/dev", "/proc", "/sys"];
-
-/// A host directory that must not be mounted into a container (§5.5).
-pub(crate) fn sensitive_host_path(path: &str) -> bool {
-    let trimmed = match path.trim_end_matches('/') {
-        "" => "/",
-        p => p,
-    };
-    EXACT.contains(&trimmed)
-        || WHOLE_TREE
-            .iter()
-            .any(|dir| trimmed.starts_with(&format!("{dir}/")))
-}
-
 impl ComposeSensitiveMount {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
@@ -82,19 +66,5 @@ impl ComposeSensitiveMount {
                 );
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn directories_not_single_files() {
-        assert!(super::sensitive_host_path("/"));
-        assert!(super::sensitive_host_path("/etc/"));
-        assert!(super::sensitive_host_path("/sys/fs/cgroup"));
-        assert!(super::sensitive_host_path("/dev/disk"));
-        assert!(!super::sensitive_host_path("/etc/localtime"));
-        assert!(!super::sensitive_host_path("/var/lib/docker"));
-        assert!(!super::sensitive_host_path("/srv/data"));
     }
 }

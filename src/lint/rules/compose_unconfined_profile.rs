@@ -1,4 +1,5 @@
 use crate::diagnostic::Diagnostic;
+use crate::knowledge::cis::disables_confinement;
 use crate::lint::rules::{declare_lint_rule, services};
 use crate::lint::{File, Run};
 
@@ -28,20 +29,6 @@ declare_lint_rule! {
     /// Remove the option. A service that needs one more system call gets a custom
     /// profile that allows just that call: `seccomp:./chrome.json`.
     pub struct ComposeUnconfinedProfile => "compose-unconfined-profile", Error, [Compose];
-}
-
-/// What `disables_confinement` names for `label:disable`.
-pub(crate) const SELINUX_LABELS: &str = "SELinux labels";
-
-/// The confinement a `security_opt` entry switches off, if it does.
-pub(crate) fn disables_confinement(option: &str) -> Option<&'static str> {
-    let normalized = option.trim().replace('=', ":").to_ascii_lowercase();
-    match normalized.as_str() {
-        "seccomp:unconfined" => Some("seccomp"),
-        "apparmor:unconfined" => Some("AppArmor"),
-        "label:disable" => Some(SELINUX_LABELS),
-        _ => None,
-    }
 }
 
 impl ComposeUnconfinedProfile {

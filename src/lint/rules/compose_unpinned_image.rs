@@ -29,34 +29,14 @@ declare_lint_rule! {
     pub struct ComposeUnpinnedImage => "compose-unpinned-image", Warning, [Compose];
 }
 
-const MOVING: &[&str] = &[
-    "latest", "stable", "main", "master", "nightly", "edge", "dev", "lts", "next", "beta", "canary",
-];
-
-/// Variant words: with a moving word, or alone, they name the latest build of the
-/// variant (`redis:alpine`, `nginx:stable-alpine`, `open-webui:cuda`).
-const VARIANTS: &[&str] = &["alpine", "slim", "cuda", "rocm"];
-
-/// A tag made only of moving and variant words (`main-stable`, `latest-cuda`).
-fn moves(tag: &str) -> bool {
-    let tag = tag.to_ascii_lowercase();
-    tag.split(['-', '_'])
-        .all(|part| MOVING.contains(&part) || VARIANTS.contains(&part))
-}
-
 impl ComposeUnpinnedImage {
     fn run(&self, file: &File, _run: &Run, out: &mut Vec<Diagnostic>) {
         for service in services(file) {
             let Some((image, node)) = service.image() else {
                 continue;
             };
-            if image.digest {
+            let Some(label) = image.unpinned() else {
                 continue;
-            }
-            let label = match image.tag.as_deref() {
-                None => "no tag means `latest`".to_string(),
-                Some(tag) if moves(tag) => format!("`{tag}` moves"),
-                Some(_) => continue,
             };
             // A variable (`${TAG}`) is pinned wherever it is set.
             if node.as_str().is_some_and(|s| s.contains("${")) {
@@ -67,35 +47,6 @@ impl ComposeUnpinnedImage {
                     .at(Some(&file.span(node.span.clone())), label)
                     .help("pin a version tag or a digest"),
             );
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::moves;
-
-    #[test]
-    fn moving_tags_and_their_variants() {
-        for tag in [
-            "latest",
-            "main-stable",
-            "stable-alpine",
-            "alpine",
-            "cuda",
-            "LTS",
-        ] {
-            assert!(moves(tag), "{tag}");
-        }
-        for tag in [
-            "2.10.2-alpine",
-            "v1.77.7-stable",
-            "pg18",
-            "bookworm",
-            "main-v1.2",
-            "18",
-        ] {
-            assert!(!moves(tag), "{tag}");
         }
     }
 }

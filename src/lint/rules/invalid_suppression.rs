@@ -29,7 +29,7 @@ declare_lint_rule! {
 
 impl InvalidSuppression {
     fn run(&self, file: &File, run: &Run, out: &mut Vec<Diagnostic>) {
-        for suppression in suppressions(run.sources.text(file.source)) {
+        for suppression in suppressions(run.sources.text(file.source), &super::names()) {
             let Some((message, range)) = &suppression.problem else {
                 continue;
             };

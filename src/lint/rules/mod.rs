@@ -7,7 +7,7 @@
 //! rule is one file, one line in [`LINT_RULES`], one fixture under
 //! `tests/lint/NAME/`.
 
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Check, Diagnostic, Severity};
 use crate::lint::{File, Kind, Run};
 
 mod caddy_duplicate_handle_errors;
@@ -39,10 +39,14 @@ mod unused_suppression;
 
 /// A check over one file of a lint run.
 pub trait LintRule: Sync {
-    fn name(&self) -> &'static str;
-    /// The rule's documentation (its doc comment), in Markdown.
-    fn doc(&self) -> &'static str;
-    fn severity(&self) -> Severity;
+    /// Its name, severity and `explain` page.
+    fn meta(&self) -> &'static Check;
+    fn name(&self) -> &'static str {
+        self.meta().name
+    }
+    fn severity(&self) -> Severity {
+        self.meta().severity
+    }
     /// The kinds of file it reads.
     fn kinds(&self) -> &'static [Kind];
     /// Push a diagnostic per finding in `file`; `run` holds the other files.
@@ -58,26 +62,22 @@ macro_rules! declare_lint_rule {
         pub struct $ty;
 
         impl $ty {
+            const META: $crate::diagnostic::Check = $crate::diagnostic::Check {
+                name: $name,
+                severity: $crate::diagnostic::Severity::$severity,
+                doc: concat!($($doc, "\n"),+),
+            };
+
             /// A diagnostic of this rule at its declared severity.
             #[allow(dead_code)]
             fn diagnostic(message: impl Into<String>) -> $crate::diagnostic::Diagnostic {
-                let d = $crate::diagnostic::Diagnostic::error($name, message);
-                $crate::diagnostic::Diagnostic {
-                    severity: $crate::diagnostic::Severity::$severity,
-                    ..d
-                }
+                Self::META.diagnostic(message)
             }
         }
 
         impl $crate::lint::rules::LintRule for $ty {
-            fn name(&self) -> &'static str {
-                $name
-            }
-            fn doc(&self) -> &'static str {
-                concat!($($doc, "\n"),+)
-            }
-            fn severity(&self) -> $crate::diagnostic::Severity {
-                $crate::diagnostic::Severity::$severity
+            fn meta(&self) -> &'static $crate::diagnostic::Check {
+                &Self::META
             }
             fn kinds(&self) -> &'static [$crate::lint::Kind] {
                 &[$($crate::lint::Kind::$kind),+]
@@ -129,6 +129,11 @@ pub static LINT_RULES: &[&dyn LintRule] = &[
     &unused_suppression::UnusedSuppression,
 ];
 
+/// The name of every lint rule: what a selector or a suppression may name.
+pub fn names() -> Vec<&'static str> {
+    LINT_RULES.iter().map(|r| r.name()).collect()
+}
+
 pub fn find(name: &str) -> Option<&'static dyn LintRule> {
     LINT_RULES.iter().copied().find(|r| r.name() == name)
 }
@@ -161,7 +166,7 @@ pub(crate) fn upstreams(
 
 /// The image of the compose service named `host` in the run's compose files, if
 /// one is.
-pub(crate) fn image_of_host(run: &Run, host: &str) -> Option<crate::rules::support::ImageRef> {
+pub(crate) fn image_of_host(run: &Run, host: &str) -> Option<crate::knowledge::image::ImageRef> {
     run.files
         .iter()
         .flat_map(services)
@@ -184,15 +189,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_prefixed_and_distinct_from_stack_rules() {
+    fn names_are_unique_and_prefixed() {
         let mut seen = std::collections::HashSet::new();
         for rule in LINT_RULES {
             let name = rule.name();
             assert!(seen.insert(name), "duplicate rule {name}");
-            assert!(
-                crate::rules::find(name).is_none(),
-                "{name} is also a stack rule"
-            );
             let family = rule.kinds().iter().map(|k| match k {
                 Kind::Compose => "compose-",
                 Kind::Caddyfile => "caddy-",
@@ -208,7 +209,7 @@ mod tests {
                 "## Example",
                 "## Fix",
             ] {
-                assert!(rule.doc().contains(part), "{name}'s doc lacks {part}");
+                assert!(rule.meta().doc.contains(part), "{name}'s doc lacks {part}");
             }
         }
     }
