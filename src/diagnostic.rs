@@ -51,7 +51,12 @@ impl Check {
             .map(|l| l.strip_prefix(' ').unwrap_or(l))
             .collect::<Vec<_>>()
             .join("\n");
-        format!("# {} ({})\n\n{}\n", self.name, self.severity.label(), body.trim())
+        format!(
+            "# {} ({})\n\n{}\n",
+            self.name,
+            self.severity.label(),
+            body.trim()
+        )
     }
 
     /// A finding of this check at its declared severity.

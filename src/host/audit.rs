@@ -1090,7 +1090,10 @@ port = 8188
     fn audit_checks_are_documented_and_named_apart_from_the_rules() {
         for rule in crate::lint::rules::LINT_RULES {
             let name = rule.name();
-            assert!(crate::rules::find(name).is_none(), "{name} is also a stack rule");
+            assert!(
+                crate::rules::find(name).is_none(),
+                "{name} is also a stack rule"
+            );
         }
         for check in AUDIT_CHECKS {
             assert!(check.name.starts_with("audit-"), "{}", check.name);

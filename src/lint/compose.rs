@@ -3,6 +3,8 @@
 //! 8080, target: 80}`, `"./data:/data:ro"` or `{type: bind, source: ...}`), each
 //! with the node it was read from so a finding points at its line.
 
+use std::path::Path;
+
 use crate::knowledge::image::ImageRef;
 use crate::lint::yaml::{Node, Value};
 
@@ -141,6 +143,19 @@ impl<'a> Service<'a> {
         }
     }
 
+    /// The value Compose gives the container's variable `name`: from `environment`,
+    /// else from the `env_file`s (read relative to `compose_dir`, as Compose does;
+    /// a file that cannot be read counts as not setting it).
+    pub fn variable(&self, name: &str, compose_dir: &Path) -> Option<String> {
+        if let Some((_, value, _)) = self.environment().into_iter().find(|(n, _, _)| n == name) {
+            return value;
+        }
+        self.list("env_file").iter().rev().find_map(|(file, _)| {
+            let text = std::fs::read_to_string(compose_dir.join(file)).ok()?;
+            env_file_value(&text, name)
+        })
+    }
+
     /// The healthcheck's command as one line of text, and its node; `None` when
     /// there is none or it is disabled.
     pub fn healthcheck_command(&self) -> Option<(String, &'a Node)> {
@@ -202,6 +217,25 @@ impl<'a> Service<'a> {
             None => Vec::new(),
         }
     }
+}
+
+/// The value of `name` in an env file (`KEY=VALUE` lines, `#` comments, optional
+/// quotes); the last assignment wins, as in Compose.
+fn env_file_value(text: &str, name: &str) -> Option<String> {
+    text.lines().rev().find_map(|line| {
+        let line = line.trim_start();
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let (key, value) = line.split_once('=')?;
+        (!line.starts_with('#') && key.trim() == name).then(|| {
+            let value = value.trim();
+            value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(value)
+                .to_string()
+        })
+    })
 }
 
 /// `text` split at the `:` that are not inside a `${VAR:-default}` interpolation.
@@ -334,5 +368,17 @@ mod tests {
         assert_eq!(a[0].1.as_deref(), Some("/n8n/"));
         assert_eq!(a[1].1, None);
         assert_eq!(services[1].environment()[0].1.as_deref(), Some("80"));
+    }
+
+    #[test]
+    fn env_file_values_as_compose_reads_them() {
+        let text =
+            "# comment\nPGDATA=/a\nexport TOKEN='x y'\nPGDATA=\"/var/lib/postgresql/data/pg\"\n";
+        assert_eq!(
+            env_file_value(text, "PGDATA").as_deref(),
+            Some("/var/lib/postgresql/data/pg")
+        );
+        assert_eq!(env_file_value(text, "TOKEN").as_deref(), Some("x y"));
+        assert_eq!(env_file_value(text, "MISSING"), None);
     }
 }

@@ -215,7 +215,7 @@ pub fn suppressions(text: &str, rules: &[&str]) -> Vec<Suppression> {
                 for (name, range) in &suppression.rules {
                     if suppression.problem.is_none() && !rules.contains(&name.as_str()) {
                         let hint = crate::suggest::did_you_mean(name, rules.iter().copied())
-                                .map_or(String::new(), |c| format!(" (did you mean `{c}`?)"));
+                            .map_or(String::new(), |c| format!(" (did you mean `{c}`?)"));
                         suppression.problem =
                             Some((format!("no lint rule named `{name}`{hint}"), range.clone()));
                     }
@@ -313,7 +313,11 @@ pub fn apply(
 mod tests {
     use super::*;
 
-    const RULES: &[&str] = &["compose-privileged", "compose-no-healthcheck", "caddy-heredoc-status"];
+    const RULES: &[&str] = &[
+        "compose-privileged",
+        "compose-no-healthcheck",
+        "caddy-heredoc-status",
+    ];
 
     #[test]
     fn own_line_comment_covers_the_next_code_line() {
@@ -327,7 +331,10 @@ mod tests {
 
     #[test]
     fn trailing_comment_covers_its_line() {
-        let list = suppressions("privileged: true # vpai: ignore[compose-privileged] GPU\n", RULES);
+        let list = suppressions(
+            "privileged: true # vpai: ignore[compose-privileged] GPU\n",
+            RULES,
+        );
         assert_eq!(list[0].target_line, 0);
         assert_eq!(list[0].rules[0].0, "compose-privileged");
     }
@@ -335,7 +342,8 @@ mod tests {
     #[test]
     fn missing_reason_and_unknown_rule_are_problems() {
         let list = suppressions(
-            "# vpai: ignore[compose-privileged]\n# vpai: ignore[compose-privileg] why\n", RULES
+            "# vpai: ignore[compose-privileged]\n# vpai: ignore[compose-privileg] why\n",
+            RULES,
         );
         assert!(list[0].problem.as_ref().unwrap().0.contains("reason"));
         let (message, range) = list[1].problem.as_ref().unwrap();

@@ -8,7 +8,8 @@ declare_lint_rule! {
     /// Flags a PostgreSQL 18+ official image (`postgres:18...`, or a moving tag such
     /// as `postgres:latest` or no tag, which is 18 today), or an image built
     /// from it (`pgvector/pgvector:pg18`, `postgis/postgis:18-3.6`), with a volume
-    /// at `/var/lib/postgresql/data`, unless `PGDATA` is set to keep that layout.
+    /// at `/var/lib/postgresql/data`, unless `PGDATA` (in `environment` or an
+    /// `env_file`) is set to keep that layout.
     ///
     /// ## Why is this bad?
     /// From 18 the official image keeps its data under `/var/lib/postgresql/18/docker`
@@ -37,11 +38,8 @@ impl ComposePostgresDataPath {
             let Some((image, _)) = service.image() else {
                 continue;
             };
-            let pgdata = service
-                .environment()
-                .into_iter()
-                .find(|(name, _, _)| name == "PGDATA")
-                .and_then(|(_, value, _)| value);
+            let compose_dir = file.path.parent().unwrap_or(std::path::Path::new("."));
+            let pgdata = service.variable("PGDATA", compose_dir);
             if !postgres::refuses_pre_18_path(&image, pgdata.as_deref()) {
                 continue;
             }
