@@ -3,6 +3,7 @@
 //! Interactive when stdin is a terminal; fully driven by flags with `--defaults`
 //! (CI). Never overwrites an existing stack without `--force`.
 
+use crate::console::{stderr, stdoutln};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -68,7 +69,7 @@ impl Prompter {
         if !self.interactive {
             return Ok(default.to_string());
         }
-        eprint!("{question} [{default}]: ");
+        stderr!("{question} [{default}]: ");
         std::io::stderr().flush().ok();
         let mut line = String::new();
         std::io::stdin()
@@ -87,7 +88,7 @@ impl Prompter {
 pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
     if args.list_services {
         for entry in crate::stack::catalog::entries() {
-            println!(
+            stdoutln!(
                 "{:<16} {}",
                 entry.name,
                 entry.service.description.as_deref().unwrap_or("")
@@ -214,29 +215,30 @@ pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
     secrets::encrypt_to_file(&values, &recipients, &secrets_file)
         .map_err(|e| Diagnostic::error("secrets", e.to_string()))?;
 
-    println!("wrote {}", stack_file.display());
-    println!(
+    stdoutln!("wrote {}", stack_file.display());
+    stdoutln!(
         "wrote {} ({} generated secrets)",
         secrets_file.display(),
         generated.len()
     );
     if let Some(path) = created_identity {
-        println!(
+        stdoutln!(
             "created identity {} — back it up: without it secrets.age cannot be decrypted",
             path.display()
         );
     }
     for spec in stack.secrets.values().filter(|s| s.provided) {
-        println!(
-            "to do: vpai secrets set {} -C {}   ({})",
+        stdoutln!(
+            "to do: vpai secrets set {} {}   ({})",
+            shlex::try_quote(&args.dir.display().to_string())
+                .map_or_else(|_| args.dir.display().to_string(), |q| q.into_owned()),
             spec.name,
-            args.dir.display(),
             spec.description
         );
     }
     let problems = crate::rules::check(&stack);
     if !problems.is_empty() {
-        println!(
+        stdoutln!(
             "note: `vpai check -C {}` reports {}; fix them before rendering",
             args.dir.display(),
             crate::diagnostic::summary(&problems)

@@ -9,6 +9,7 @@
 
 pub mod backup;
 pub mod cli;
+pub mod console;
 pub mod deploy;
 pub mod diagnostic;
 pub mod engine;

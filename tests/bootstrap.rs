@@ -524,8 +524,9 @@ fn the_cli_writes_a_private_file_and_never_prints_the_key() {
 
     // Without --out: the document on stdout, the rest on stderr.
     let stdout = run(vpai()
-        .args(["host", "bootstrap", "workstation"])
+        .args(["host", "bootstrap"])
         .arg(javisi())
+        .arg("workstation")
         .args(["--env", "preprod"]));
     assert_eq!(stdout.code, 0, "{}", stdout.stderr);
     assert_eq!(stdout.stdout, user_data("preprod", "workstation").text);

@@ -171,7 +171,8 @@ fn interactive_wizard_through_a_terminal() {
         assert!(stack.contains(expected), "{expected} missing from\n{stack}");
     }
     // NocoDB's API token is created in its UI: the wizard says how to set it.
-    assert!(text.contains("vpai secrets set nocodb_api_token"), "{text}");
+    let hint = format!("vpai secrets set {} nocodb_api_token", dir.display());
+    assert!(text.contains(&hint), "{text}");
 }
 
 #[test]

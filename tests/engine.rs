@@ -134,6 +134,16 @@ impl E2e {
         run(&mut self.command(args))
     }
 
+    /// `vpai CMD DIR THING ARGS`: the stack first, then what the command acts on.
+    fn on(&self, command: &[&str], thing: &str, args: &[&str]) -> Outcome {
+        run(vpai()
+            .args(command)
+            .arg(&self.dir)
+            .arg(thing)
+            .args(args)
+            .env("VPAI_IDENTITY", self.identity()))
+    }
+
     fn up(&self) -> Outcome {
         let out = self.vpai(&["up"]);
         assert_eq!(
@@ -704,7 +714,17 @@ fn down_keeps_data_and_down_volumes_removes_it() {
     e.up();
     let kept = e.psql("api", "SELECT x FROM kept");
     assert_eq!(kept, "42");
-    let down = e.vpai(&["down", "--target", "local", "--volumes"]);
+    let refused = e.vpai(&["down", "--target", "local", "--volumes"]);
+    assert_eq!(
+        refused.code, 1,
+        "without a terminal and --yes, nothing is deleted"
+    );
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    assert!(
+        e.host_root().join("data").exists(),
+        "data kept when refused"
+    );
+    let down = e.vpai(&["down", "--target", "local", "--volumes", "--yes"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
     assert!(!e.host_root().join("data").exists(), "data removed");
 }
@@ -781,11 +801,18 @@ fn a_saved_plan_applies_only_to_the_state_it_was_made_for() {
         .arg("--out")
         .arg(&plan_file));
     assert_eq!(plan.code, 0);
-    let applied = run(e
-        .command(&["apply", "--target", "local"])
-        .arg("--plan")
-        .arg(&plan_file));
-    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    // The plan says how to apply it; that runs exactly as printed.
+    let at = plan
+        .stdout
+        .find("apply it with `")
+        .expect("the plan's hint")
+        + 15;
+    let printed = &plan.stdout[at..at + plan.stdout[at..].find('`').unwrap()];
+    let words = shlex::split(printed).unwrap();
+    assert_eq!(words[..2], ["vpai", "apply"], "{printed}");
+    assert!(printed.contains("--target local"), "{printed}");
+    let applied = run(vpai().args(&words[1..]).env("VPAI_IDENTITY", e.identity()));
+    assert_eq!(applied.code, 0, "{printed}: {}", applied.stderr);
     all_healthy(&e, 9);
 }
 
@@ -843,8 +870,7 @@ fn rollback_returns_to_a_recorded_release() {
         docker(&["exec", &e.container("worker"), "printenv", "EXTRA"]),
         "2"
     );
-    // RELEASE is the positional argument of rollback, so the stack goes with -C.
-    let list = e.vpai(&["rollback", "--list", "--target", "local", "-C"]);
+    let list = e.vpai(&["rollback", "--list", "--target", "local"]);
     assert_eq!(list.code, 0, "{}", list.stderr);
     assert_eq!(
         list.stdout.lines().filter(|l| l.contains(" ok ")).count(),
@@ -852,7 +878,13 @@ fn rollback_returns_to_a_recorded_release() {
         "{}",
         list.stdout
     );
-    let back = e.vpai(&["rollback", "--target", "local", "-C"]);
+    let refused = e.vpai(&["rollback", "--target", "local"]);
+    assert_eq!(
+        refused.code, 1,
+        "without a terminal and --yes, nothing is rolled back"
+    );
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    let back = e.vpai(&["rollback", "--target", "local", "--yes"]);
     assert_eq!(back.code, 0, "{}", back.stderr);
     assert!(
         back.stderr.contains("~ recreate worker: env EXTRA removed"),
@@ -1544,14 +1576,11 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
         "--force",
         "api",
     ]);
-    let restore = e.vpai(&[
-        "backup",
-        "restore",
+    let restore = e.on(
+        &["backup", "restore"],
         "postgresql",
-        "--target",
-        "local",
-        "--yes",
-    ]);
+        &["--target", "local", "--yes"],
+    );
     assert_eq!(restore.code, 0, "{}\n{}", restore.stdout, restore.stderr);
     assert_eq!(e.psql("api", "SELECT count(*) FROM notes"), "250");
     assert_eq!(
@@ -1574,14 +1603,11 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
         "INSERT INTO notes (body) VALUES ('after the backup')",
     );
     let production = e.id("postgresql");
-    let drill = e.vpai(&[
-        "backup",
-        "drill",
+    let drill = e.on(
+        &["backup", "drill"],
         "postgresql",
-        "--target",
-        "local",
-        "--json",
-    ]);
+        &["--target", "local", "--json"],
+    );
     assert_eq!(drill.code, 0, "{}\n{}", drill.stdout, drill.stderr);
     let drilled: serde_json::Value = serde_json::from_str(&drill.stdout).unwrap();
     let found = drilled["found"].as_array().unwrap();
@@ -1605,7 +1631,11 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
     // Redis: the key deleted after the backup comes back with the RDB.
     assert_eq!(redis(&["DEL", "vpai:answer"]), "1");
     // Its drill loads the RDB in a scratch server: the key is there, not in production.
-    let drill = e.vpai(&["backup", "drill", "redis", "--target", "local", "--json"]);
+    let drill = e.on(
+        &["backup", "drill"],
+        "redis",
+        &["--target", "local", "--json"],
+    );
     assert_eq!(drill.code, 0, "{}\n{}", drill.stdout, drill.stderr);
     let drilled: serde_json::Value = serde_json::from_str(&drill.stdout).unwrap();
     assert_eq!(
@@ -1613,7 +1643,11 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
         serde_json::json!([["redis", [["keys", 1]]]])
     );
     assert_eq!(redis(&["DBSIZE"]), "0");
-    let restore = e.vpai(&["backup", "restore", "redis", "--target", "local", "--yes"]);
+    let restore = e.on(
+        &["backup", "restore"],
+        "redis",
+        &["--target", "local", "--yes"],
+    );
     assert_eq!(restore.code, 0, "{}\n{}", restore.stdout, restore.stderr);
     let started = Instant::now();
     while !Command::new("docker")
@@ -1682,7 +1716,11 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
         "rm",
         "/srv/notes/a.txt",
     ]);
-    let restore = e.vpai(&["backup", "restore", "worker", "--target", "local", "--yes"]);
+    let restore = e.on(
+        &["backup", "restore"],
+        "worker",
+        &["--target", "local", "--yes"],
+    );
     assert_eq!(restore.code, 0, "{}\n{}", restore.stdout, restore.stderr);
     assert_eq!(
         docker(&[
@@ -1700,7 +1738,11 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
         "kept through a restore"
     );
     // The rendered configs are not restored over: apply is how they come back.
-    let configs = e.vpai(&["backup", "restore", "configs", "--target", "local", "--yes"]);
+    let configs = e.on(
+        &["backup", "restore"],
+        "configs",
+        &["--target", "local", "--yes"],
+    );
     assert_eq!(configs.code, 1);
     assert!(
         configs.stderr.contains("re-apply the stack"),
@@ -1709,14 +1751,11 @@ fn backup_restores_dropped_rows_drills_without_touching_production_and_restores_
     );
 
     // A restore with a mistyped job changes nothing and says what exists.
-    let typo = e.vpai(&[
-        "backup",
-        "restore",
+    let typo = e.on(
+        &["backup", "restore"],
         "postgresq",
-        "--target",
-        "local",
-        "--yes",
-    ]);
+        &["--target", "local", "--yes"],
+    );
     assert_eq!(typo.code, 1);
     assert!(
         typo.stderr.contains("did you mean `postgresql`"),

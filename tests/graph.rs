@@ -338,7 +338,9 @@ fn cli_explains_a_broken_stack_and_draws_nothing() {
             && out
                 .stderr
                 .contains("error[graph-refused]: nothing drawn: the stack has errors")
-            && out.stderr.contains("run `vpai check`"),
+            && out
+                .stderr
+                .contains(&format!("run `vpai check {}`", tmp.path().display())),
         "{}",
         out.stderr
     );

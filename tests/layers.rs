@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 /// Bottom first. A module may name the modules of the layers below its own.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("foundation", &["diagnostic", "source", "suggest", "units"]),
+    (
+        "foundation",
+        &["console", "diagnostic", "source", "suggest", "units"],
+    ),
     ("model", &["stack"]),
     ("knowledge", &["knowledge"]),
     ("secrets", &["secrets"]),

@@ -1,6 +1,6 @@
 //! `vpai backup`: run, list, restore and drill the host's backup jobs.
 
-use std::io::IsTerminal;
+use crate::console::{stderrln, stdoutln};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -46,10 +46,11 @@ pub(super) enum BackupCommand {
     /// stopped meanwhile. Qdrant and n8n snapshots are listed and kept, but put
     /// back by hand for now (`restic restore`).
     Restore {
-        /// The job: the service whose data to restore.
-        job: String,
         #[command(flatten)]
         deploy: DeployArgs,
+        /// The job: the service whose data to restore.
+        #[arg(value_name = "JOB")]
+        job: Option<String>,
         /// Snapshot id (default: the job's latest).
         #[arg(long)]
         snapshot: Option<String>,
@@ -64,10 +65,11 @@ pub(super) enum BackupCommand {
     /// PostgreSQL: each database restored, its tables' rows counted. Redis: the RDB
     /// loaded, its keys counted.
     Drill {
-        /// The job: the service whose snapshot to drill.
-        job: String,
         #[command(flatten)]
         deploy: DeployArgs,
+        /// The job: the service whose snapshot to drill.
+        #[arg(value_name = "JOB")]
+        job: Option<String>,
         /// Snapshot id (default: the job's latest).
         #[arg(long)]
         snapshot: Option<String>,
@@ -81,6 +83,7 @@ pub(super) fn backup_session(
     staging: Option<PathBuf>,
     rt: &tokio::runtime::Runtime,
 ) -> Result<crate::backup::command::Session, Failure> {
+    args.remember();
     use crate::backup::command::Session;
     if let Some(bundle) = bundle {
         let engine = connect(
@@ -107,12 +110,13 @@ pub(super) fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
             bundle,
             staging,
         } => {
+            deploy.stack.once("backup run")?;
             let session = backup_session(&deploy, bundle.as_deref(), staging, &rt)?;
             let json = deploy.json;
             let progress = |r: &crate::backup::run::JobReport| {
                 if !json {
                     match &r.error {
-                        None => eprintln!(
+                        None => stderrln!(
                             "{}: snapshot {} ({} file(s), {} bytes; kept {}, removed {}) in {:.1}s",
                             r.job,
                             r.snapshot.as_deref().unwrap_or("?"),
@@ -122,13 +126,13 @@ pub(super) fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
                             r.removed,
                             r.seconds
                         ),
-                        Some(e) => eprintln!("{}: FAILED: {e}", r.job),
+                        Some(e) => stderrln!("{}: FAILED: {e}", r.job),
                     }
                 }
             };
             let (reports, warning) = rt.block_on(session.run(&job, &progress))?;
             if let Some(w) = &warning {
-                eprintln!("warning: {w}");
+                stderrln!("warning: {w}");
             }
             let ok = reports.iter().all(|r| r.ok);
             if json {
@@ -137,7 +141,7 @@ pub(super) fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
                     "jobs": reports, "heartbeat_warning": warning,
                 }));
             } else {
-                eprintln!(
+                stderrln!(
                     "backup of `{}` on `{}`: {} of {} job(s) succeeded",
                     session.project,
                     session.host,
@@ -148,6 +152,7 @@ pub(super) fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
             Ok(exit(ok))
         }
         BackupCommand::List { deploy, job } => {
+            deploy.stack.once("backup list")?;
             let session = backup_session(&deploy, None, None, &rt)?;
             let jobs: Vec<&crate::stack::backup::BackupJob> = match &job {
                 Some(name) => vec![session.job(name)?],
@@ -172,38 +177,37 @@ pub(super) fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
                 );
             } else {
                 for (job, snapshots) in &listed {
-                    println!("{job}: {} snapshot(s)", snapshots.len());
+                    stdoutln!("{job}: {} snapshot(s)", snapshots.len());
                     for s in snapshots {
-                        println!("  {}  {}", s.short_id, s.time);
+                        stdoutln!("  {}  {}", s.short_id, s.time);
                     }
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         BackupCommand::Restore {
+            mut deploy,
             job,
-            deploy,
             snapshot,
             yes,
         } => {
+            let job = deploy.stack.thing(job, "JOB", "backup restore")?;
+            const HINT: &str = "pass --yes to restore without asking";
+            if !yes {
+                can_ask(&format!("replace `{job}`'s data with a snapshot?"), HINT)?;
+            }
             let session = backup_session(&deploy, None, None, &rt)?;
             let (runner, job, chosen) = rt.block_on(session.prepare(&job, snapshot.as_deref()))?;
-            if !yes {
-                if !std::io::stdin().is_terminal() {
-                    return Err(Diagnostic::error("refused", "no terminal to confirm on")
-                        .help("pass --yes to restore without asking")
-                        .into());
-                }
-                eprint!(
-                    "replace `{}`'s data on `{}` with snapshot {} ({})? [y/N] ",
-                    job.name, session.host, chosen.short_id, chosen.time
-                );
-                let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer).ok();
-                if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                    eprintln!("nothing changed");
-                    return Ok(ExitCode::FAILURE);
-                }
+            if !yes
+                && !confirm(
+                    &format!(
+                        "replace `{}`'s data on `{}` with snapshot {} ({})?",
+                        job.name, session.host, chosen.short_id, chosen.time
+                    ),
+                    HINT,
+                )?
+            {
+                return Ok(ExitCode::FAILURE);
             }
             let done = rt
                 .block_on(runner.restore(job, &chosen))
@@ -214,17 +218,18 @@ pub(super) fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
                 );
             } else {
                 for line in &done {
-                    eprintln!("{line}");
+                    stderrln!("{line}");
                 }
-                eprintln!("restored `{}` from snapshot {}", job.name, chosen.short_id);
+                stderrln!("restored `{}` from snapshot {}", job.name, chosen.short_id);
             }
             Ok(ExitCode::SUCCESS)
         }
         BackupCommand::Drill {
+            mut deploy,
             job,
-            deploy,
             snapshot,
         } => {
+            let job = deploy.stack.thing(job, "JOB", "backup drill")?;
             let session = backup_session(&deploy, None, None, &rt)?;
             let (runner, job, chosen) = rt.block_on(session.prepare(&job, snapshot.as_deref()))?;
             let report = rt
@@ -233,14 +238,16 @@ pub(super) fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
             if deploy.json {
                 print_json(&report);
             } else {
-                println!(
+                stdoutln!(
                     "drill of `{}` from snapshot {}: restored in a scratch container in {:.1}s",
-                    report.job, report.snapshot, report.seconds
+                    report.job,
+                    report.snapshot,
+                    report.seconds
                 );
                 for (db, tables) in &report.found {
-                    println!("  database {db}: {} table(s)", tables.len());
+                    stdoutln!("  database {db}: {} table(s)", tables.len());
                     for (table, rows) in tables {
-                        println!("    {table}: {rows} row(s)");
+                        stdoutln!("    {table}: {rows} row(s)");
                     }
                 }
             }

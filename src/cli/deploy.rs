@@ -1,37 +1,24 @@
 //! The deploy commands: plan, apply, up, smoke, status, logs, down, unlock, rollback.
 
-use std::io::IsTerminal;
+use crate::console::{stderr, stderrln, stdout, stdoutln};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::deploy;
-use crate::diagnostic::Diagnostic;
-use crate::stack::Stack;
 
 use super::args::*;
 use super::output::*;
-use super::stack::*;
 
 /// Load, check and decrypt: nothing reaches an engine before the stack is clean.
 pub(super) fn deploy_context(args: &DeployArgs) -> Result<deploy::Context, Failure> {
-    let stack = load_checked(
-        &args.stack,
-        "refused",
-        "nothing deployed: the stack has errors",
-    )?;
-    let host = deploy::pick_host(&stack, args.host.as_deref())?;
-    let target = deploy::pick_target(&stack, &host, args.target.as_deref())?;
-    let secrets = deploy::load_secrets(
-        &stack_dir(&args.stack),
-        &stack,
+    args.remember();
+    Ok(deploy::context(
+        args.stack.dir(),
+        &args.stack.env,
+        args.host.as_deref(),
+        args.target.as_deref(),
         args.identity.identity.as_deref(),
-    )?;
-    Ok(deploy::Context {
-        stack: std::sync::Arc::new(stack),
-        secrets: std::sync::Arc::new(secrets),
-        host,
-        target,
-    })
+    )?)
 }
 
 pub(super) fn connect(
@@ -78,12 +65,15 @@ pub(super) fn plan_cmd(args: &DeployArgs, out: Option<&PathBuf>) -> Result<ExitC
     if args.json {
         print_json(&plan);
     } else {
-        print!("{}", crate::engine::plan::render_text(&plan));
+        stdout!("{}", crate::engine::plan::render_text(&plan));
         if let Some(path) = out {
-            println!(
-                "saved to {}; apply it with `vpai apply --plan {}`",
-                path.display(),
-                path.display()
+            stdoutln!(
+                "{}",
+                super::hints::runnable(&format!(
+                    "saved to {}; apply it with `vpai apply --plan {}`",
+                    path.display(),
+                    super::hints::quoted(path)
+                ))
             );
         }
     }
@@ -108,7 +98,7 @@ pub(super) fn apply_cmd(
         deploy::check_saved(&deploy::plan_file_read(path)?, &plan)?;
     }
     if !args.json {
-        eprint!("{}", crate::engine::plan::render_text(&plan));
+        stderr!("{}", crate::engine::plan::render_text(&plan));
     }
     if plan.is_empty() {
         if args.json && smoke.is_none() {
@@ -119,41 +109,36 @@ pub(super) fn apply_cmd(
             None => Ok(ExitCode::SUCCESS),
         };
     }
-    if !yes && saved.is_none() {
-        if !std::io::stdin().is_terminal() {
-            return Err(Diagnostic::error("refused", "no terminal to confirm on")
-                .help("pass --yes, or save a plan with `vpai plan --out FILE` and `vpai apply --plan FILE`")
-                .into());
-        }
-        eprint!("apply these changes to `{}`? [y/N] ", ctx.host);
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer).ok();
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            eprintln!("nothing changed");
-            return Ok(ExitCode::FAILURE);
-        }
+    if !yes
+        && saved.is_none()
+        && !confirm(
+            &format!("apply these changes to `{}`?", ctx.host),
+            "pass --yes, or save a plan with `vpai plan --out FILE` and `vpai apply --plan FILE`",
+        )?
+    {
+        return Ok(ExitCode::FAILURE);
     }
     let report = rt.block_on(deploy::apply(engine, &ctx, desired, &plan, args.json))?;
     if args.json {
         print_json(&report);
     } else {
         for s in report.services.iter().filter(|s| s.error.is_some()) {
-            eprintln!(
+            stderrln!(
                 "\nservice `{}` failed: {}",
                 s.service,
                 s.error.as_deref().unwrap_or_default()
             );
             if let Some(logs) = &s.logs {
-                eprintln!("last log lines of `{}`:\n{}", s.service, logs.trim_end());
+                stderrln!("last log lines of `{}`:\n{}", s.service, logs.trim_end());
             }
         }
         for p in &report.provisioned {
-            eprintln!("provisioned: {p}");
+            stderrln!("provisioned: {p}");
         }
         for o in &report.removed_orphans {
-            eprintln!("removed orphan: {o}");
+            stderrln!("removed orphan: {o}");
         }
-        eprintln!(
+        stderrln!(
             "{} `{}` on `{}`: {} in {:.1}s (release {})",
             verb.unwrap_or("apply"),
             ctx.stack.project.name,
@@ -195,7 +180,7 @@ pub(super) fn run_smoke(
     if json {
         print_json(&report);
     } else {
-        print!("{}", smoke_table(&report));
+        stdout!("{}", smoke_table(&report));
     }
     Ok(exit(report.ok()))
 }
@@ -234,47 +219,51 @@ pub(super) fn smoke_table(report: &crate::smoke::Report) -> String {
     out
 }
 
-/// Status, logs, down and unlock need the project name and a target, not the secrets.
-pub(super) fn light_context(
-    args: &DeployArgs,
-) -> Result<(Stack, String, crate::engine::target::Target), Failure> {
-    let stack = load(&args.stack)?;
-    let host = deploy::pick_host(&stack, args.host.as_deref())?;
-    let target = deploy::pick_target(&stack, &host, args.target.as_deref())?;
-    Ok((stack, host, target))
+/// Status, logs, down, unlock and rollback need the project name and a target, not
+/// the secrets.
+pub(super) fn light_context(args: &DeployArgs) -> Result<deploy::Reach, Failure> {
+    args.remember();
+    Ok(deploy::reach(
+        args.stack.dir(),
+        &args.stack.env,
+        args.host.as_deref(),
+        args.target.as_deref(),
+    )?)
 }
 
 pub(super) fn status_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
-    let (stack, _, target) = light_context(args)?;
-    let rt = deploy::runtime();
-    let engine = connect(&rt, &target)?;
-    let lines = rt
-        .block_on(crate::engine::ops::status(&engine, &stack.project.name))
-        .map_err(deploy::error)?;
+    let reach = light_context(args)?;
+    let lines = deploy::runtime().block_on(deploy::status(&reach))?;
     if args.json {
         print_json(&lines);
-    } else {
-        println!(
-            "{:<20} {:<9} {:<10} {:>14}  image",
-            "service", "state", "health", "memory"
+        return Ok(ExitCode::SUCCESS);
+    }
+    stdoutln!(
+        "{:<20} {:<9} {:<10} {:>14}  image",
+        "service",
+        "state",
+        "health",
+        "memory"
+    );
+    for l in &lines {
+        let memory = match (l.memory_mb, l.limit_mb) {
+            (Some(m), Some(limit)) => format!("{m}/{limit} MB"),
+            _ => "-".into(),
+        };
+        stdoutln!(
+            "{:<20} {:<9} {:<10} {:>14}  {}",
+            l.service,
+            l.state,
+            l.health.as_deref().unwrap_or("-"),
+            memory,
+            l.image
         );
-        for l in &lines {
-            let memory = match (l.memory_mb, l.limit_mb) {
-                (Some(m), Some(limit)) => format!("{m}/{limit} MB"),
-                _ => "-".into(),
-            };
-            println!(
-                "{:<20} {:<9} {:<10} {:>14}  {}",
-                l.service,
-                l.state,
-                l.health.as_deref().unwrap_or("-"),
-                memory,
-                l.image
-            );
-        }
-        if lines.is_empty() {
-            println!("no container of `{}` on this engine", stack.project.name);
-        }
+    }
+    if lines.is_empty() {
+        stdoutln!(
+            "no container of `{}` on this engine",
+            reach.stack.project.name
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -285,49 +274,36 @@ pub(super) fn logs_cmd(
     follow: bool,
     tail: &str,
 ) -> Result<ExitCode, Failure> {
-    let (stack, _, target) = light_context(args)?;
-    let Some(s) = stack.services.get(service) else {
-        return Err(Diagnostic::error(
-            "unknown-service",
-            format!("no service `{service}` in this stack"),
-        )
-        .maybe_help(crate::suggest::hint(
-            service,
-            stack.services.keys().map(String::as_str),
-        ))
-        .into());
-    };
-    let rt = deploy::runtime();
-    let engine = connect(&rt, &target)?;
-    rt.block_on(crate::engine::ops::logs(
-        &engine,
-        &s.container_name(&stack.project.name),
-        follow,
-        tail,
-    ))
-    .map_err(deploy::error)?;
+    let reach = light_context(args)?;
+    let mut out = std::io::stdout();
+    deploy::runtime().block_on(deploy::logs(&reach, service, follow, tail, &mut out))?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn down_cmd(args: &DeployArgs, volumes: bool) -> Result<ExitCode, Failure> {
-    let (stack, _, target) = light_context(args)?;
-    let rt = deploy::runtime();
-    let engine = connect(&rt, &target)?;
-    let report = rt
-        .block_on(crate::engine::ops::down(
-            &engine,
-            &stack.project.name,
-            volumes,
-        ))
-        .map_err(deploy::error)?;
+pub(super) fn down_cmd(args: &DeployArgs, volumes: bool, yes: bool) -> Result<ExitCode, Failure> {
+    let reach = light_context(args)?;
+    let project = &reach.stack.project.name;
+    if volumes
+        && !yes
+        && !confirm(
+            &format!(
+                "remove `{project}` from `{}` and DELETE its data ({}/data and configs)?",
+                reach.host,
+                crate::stack::host_root(project)
+            ),
+            "pass --yes to delete the data without asking",
+        )?
+    {
+        return Ok(ExitCode::FAILURE);
+    }
+    let report = deploy::runtime().block_on(deploy::down(&reach, volumes))?;
     if args.json {
         print_json(&report);
     } else {
-        eprintln!(
-            "removed {} containers and {} networks of `{}`; data {}",
+        stderrln!(
+            "removed {} containers and {} networks of `{project}`; data {}",
             report.removed_containers.len(),
             report.removed_networks.len(),
-            stack.project.name,
             if report.removed_data {
                 "deleted"
             } else {
@@ -339,28 +315,19 @@ pub(super) fn down_cmd(args: &DeployArgs, volumes: bool) -> Result<ExitCode, Fai
 }
 
 pub(super) fn unlock_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
-    let (stack, _, target) = light_context(args)?;
-    let rt = deploy::runtime();
-    let engine = connect(&rt, &target)?;
-    let holder = rt
-        .block_on(crate::engine::lock::force_release(
-            &engine,
-            &stack.project.name,
-        ))
-        .map_err(deploy::error)?;
+    let reach = light_context(args)?;
+    let project = &reach.stack.project.name;
+    let holder = deploy::runtime().block_on(deploy::unlock(&reach))?;
     if args.json {
         print_json(&serde_json::json!({
-            "project": stack.project.name,
+            "project": project,
             "broken": holder.as_ref().map(|h| h.to_string()),
         }));
         return Ok(ExitCode::SUCCESS);
     }
     match holder {
-        Some(holder) => eprintln!(
-            "broke the deploy lock of `{}` held by {holder}",
-            stack.project.name
-        ),
-        None => eprintln!("`{}` was not locked", stack.project.name),
+        Some(holder) => stderrln!("broke the deploy lock of `{project}` held by {holder}"),
+        None => stderrln!("`{project}` was not locked"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -369,8 +336,28 @@ pub(super) fn rollback_cmd(
     args: &DeployArgs,
     release: Option<&str>,
     list: bool,
+    yes: bool,
 ) -> Result<ExitCode, Failure> {
-    let (stack, _, target) = light_context(args)?;
+    let deploy::Reach {
+        stack,
+        host,
+        target,
+    } = light_context(args)?;
+    if !list
+        && !yes
+        && !confirm(
+            &format!(
+                "roll `{}` on `{host}` back to {}?",
+                stack.project.name,
+                release.map_or("the previous release".to_string(), |r| format!(
+                    "release {r}"
+                ))
+            ),
+            "pass --yes to roll back without asking",
+        )?
+    {
+        return Ok(ExitCode::FAILURE);
+    }
     let rt = deploy::runtime();
     let engine = connect(&rt, &target)?;
     let outcome = rt.block_on(deploy::rollback(
@@ -387,7 +374,7 @@ pub(super) fn rollback_cmd(
                 print_json(&releases);
             } else {
                 for r in &releases {
-                    println!(
+                    stdoutln!(
                         "{}  {}  {:<8} {}  {}",
                         r.id,
                         r.at,
@@ -403,7 +390,7 @@ pub(super) fn rollback_cmd(
             if args.json {
                 print_json(&serde_json::json!({ "rolled_back_to": to, "report": report }));
             } else {
-                eprintln!(
+                stderrln!(
                     "rollback of `{}` to {to}: {} in {:.1}s (release {})",
                     stack.project.name,
                     if report.ok { "converged" } else { "FAILED" },

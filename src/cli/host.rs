@@ -1,5 +1,6 @@
 //! `vpai host`: bootstrap user-data for a new machine, audit of what one runs.
 
+use crate::console::{stderr, stderrln, stdout};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -40,13 +41,14 @@ pub(super) enum HostCommand {
     /// A host without ssh.keys, logging in as root, or a VPN host whose pre-auth key is
     /// not set is refused, and nothing is written.
     #[command(
-        after_help = "Examples:\n  vpai host bootstrap vps examples/javisi --out vps.yaml\n  vpai host bootstrap workstation -C examples/javisi --env preprod --out pi.yaml"
+        after_help = "Examples:\n  vpai host bootstrap examples/javisi vps --out vps.yaml\n  vpai host bootstrap examples/javisi workstation --env preprod --out pi.yaml"
     )]
     Bootstrap {
-        /// Host of the stack to bootstrap (a name under [hosts]).
-        host: String,
         #[command(flatten)]
         stack: StackArgs,
+        /// Host of the stack to bootstrap (a name under [hosts]).
+        #[arg(value_name = "HOST")]
+        host: Option<String>,
         /// Write the user-data to FILE (mode 0600: it may hold the pre-auth key)
         /// instead of standard output.
         #[arg(long, short, value_name = "FILE")]
@@ -92,7 +94,7 @@ pub(super) fn bootstrap_cmd(
     let stack = load(args)?;
     let host = deploy::pick_host(&stack, Some(host))?;
     let values = if bootstrap::needs_secrets(&stack) {
-        decrypt(args, &stack, identity)?
+        secrets(args, &stack, identity)?
     } else {
         SecretValues::default()
     };
@@ -101,7 +103,7 @@ pub(super) fn bootstrap_cmd(
             diagnostics,
             sources: stack.sources.clone(),
         })?;
-    eprint!(
+    stderr!(
         "{}",
         diagnostic::render_human(&user_data.warnings, &stack.sources, color)
     );
@@ -110,39 +112,39 @@ pub(super) fn bootstrap_cmd(
             write_private_atomically(path, &user_data.text).map_err(|e| {
                 Diagnostic::error("io", format!("cannot write {}: {e}", path.display()))
             })?;
-            eprintln!(
+            stderrln!(
                 "wrote {} (mode 0600): cloud-init user-data for host `{host}` of `{}` ({})",
                 path.display(),
                 stack.project.name,
                 stack.env
             );
         }
-        None => print!("{}", user_data.text),
+        None => stdout!("{}", user_data.text),
     }
     if user_data.holds_secret {
-        eprintln!(
+        stderrln!(
             "warning: the user-data holds the Headscale pre-auth key: keep it private and delete it once the host has joined; the key is single use and expires"
         );
     }
-    eprintln!("once the machine is up:");
+    stderrln!("once the machine is up:");
     for step in &user_data.next_steps {
-        eprintln!("  {step}");
+        stderrln!("  {step}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub(super) fn audit_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
-    let (stack, host, target) = light_context(args)?;
+    let reach = light_context(args)?;
     let rt = deploy::runtime();
-    let engine = connect(&rt, &target)?;
+    let engine = connect(&rt, &reach.target)?;
     let facts = rt
         .block_on(crate::engine::audit::read(&engine))
         .map_err(deploy::error)?;
-    let report = crate::host::audit::judge(&facts, &stack, &host);
+    let report = crate::host::audit::judge(&facts, &reach.stack, &reach.host);
     if args.json {
         print_json(&report);
     } else {
-        print!("{}", audit_table(&report));
+        stdout!("{}", audit_table(&report));
     }
     Ok(exit(report.ok))
 }

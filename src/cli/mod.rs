@@ -4,9 +4,12 @@
 //! same way for all of them. Diagnostics go to stdout for `check` (they are its
 //! output) and to stderr everywhere else.
 
+use crate::console::{stderr, stdoutln};
+
 mod args;
 mod backup;
 mod deploy;
+mod hints;
 mod host;
 mod output;
 mod secrets;
@@ -42,7 +45,7 @@ Start with `vpai init`, then `vpai check` and `vpai render`; deploy with `vpai p
 `vpai apply` (or `vpai up` on this machine). Then `vpai smoke` checks the host end to end, \
 `vpai backup` saves and restores its data, `vpai host audit` reviews what it runs, `vpai graph` \
 draws it; `vpai host bootstrap` prepares a new machine. `vpai explain RULE` documents every check.",
-    after_help = "Examples:\n  vpai init mystack --defaults --name acme --domain acme.example\n  vpai check examples/javisi --env preprod\n  vpai render examples/javisi --out /tmp/bundle\n  vpai graph examples/javisi --out docs/javisi.svg\n  vpai secrets show -C examples/javisi\n  vpai explain memory-budget"
+    after_help = "Examples:\n  vpai init mystack --defaults --name acme --domain acme.example\n  vpai check examples/javisi --env preprod\n  vpai render examples/javisi --out /tmp/bundle\n  vpai graph examples/javisi --out docs/javisi.svg\n  vpai secrets show examples/javisi\n  vpai explain memory-budget"
 )]
 pub struct Cli {
     /// When to color output.
@@ -154,9 +157,11 @@ enum Command {
     },
     /// Logs of one service.
     Logs {
-        service: String,
         #[command(flatten)]
         deploy: DeployArgs,
+        /// The service whose logs to show.
+        #[arg(value_name = "SERVICE")]
+        service: Option<String>,
         /// Keep following.
         #[arg(long, short)]
         follow: bool,
@@ -168,21 +173,28 @@ enum Command {
     Down {
         #[command(flatten)]
         deploy: DeployArgs,
-        /// Also delete /opt/<project>/data and configs on the host.
+        /// Also delete /opt/<project>/data and configs on the host (asks first).
         #[arg(long)]
         volumes: bool,
+        /// Do not ask before deleting data; needed without a terminal.
+        #[arg(long, short)]
+        yes: bool,
     },
     /// Return a host to a recorded release (containers, images, env, configs; not data).
     ///
     /// Without RELEASE: the latest successful release that differs from what runs now.
     Rollback {
-        /// Release id, as `--list` shows it.
-        release: Option<String>,
         #[command(flatten)]
         deploy: DeployArgs,
+        /// Release id, as `--list` shows it.
+        #[arg(value_name = "RELEASE")]
+        release: Option<String>,
         /// List the recorded releases and exit.
         #[arg(long)]
         list: bool,
+        /// Do not ask before rolling back; needed without a terminal.
+        #[arg(long, short)]
+        yes: bool,
     },
     /// End-to-end checks of a deployed host, derived from the stack. Exit 1 if one fails.
     ///
@@ -241,6 +253,9 @@ enum Command {
     Explain {
         /// Rule name, e.g. `memory-budget` or `compose-privileged`. Without it, lists every rule.
         rule: Option<String>,
+        /// Machine-readable output: name, command, severity, summary and page.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the JSON Schema of vpai.toml (for editor completion and validation).
     Schema,
@@ -262,7 +277,7 @@ enum Command {
     /// §5.4). The host's timers (rendered under host/etc/systemd) run the same jobs
     /// with `vpai backup run --bundle /opt/<project>`.
     #[command(
-        after_help = "Examples:\n  vpai backup run examples/local --target local\n  vpai backup list examples/local --target local\n  vpai backup restore postgresql examples/local --target local --yes\n  vpai backup drill postgresql examples/local --target local"
+        after_help = "Examples:\n  vpai backup run examples/local --target local\n  vpai backup list examples/local --target local\n  vpai backup restore examples/local postgresql --target local --yes\n  vpai backup drill examples/local postgresql --target local"
     )]
     Backup {
         #[command(subcommand)]
@@ -285,9 +300,14 @@ pub fn run() -> ExitCode {
     match dispatch(cli.command, color) {
         Ok(code) => code,
         Err(failure) => {
-            eprint!(
+            let diagnostics: Vec<_> = failure
+                .diagnostics
+                .into_iter()
+                .map(hints::runnable_diagnostic)
+                .collect();
+            stderr!(
                 "{}",
-                diagnostic::render_human(&failure.diagnostics, &failure.sources, color)
+                diagnostic::render_human(&diagnostics, &failure.sources, color)
             );
             ExitCode::FAILURE
         }
@@ -296,12 +316,18 @@ pub fn run() -> ExitCode {
 
 fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
     match command {
-        Command::Check { stack, format } => check(&stack, format, color),
+        Command::Check { stack, format } => {
+            stack.once("check")?;
+            check(&stack, format, color)
+        }
         Command::Render {
             stack,
             out,
             identity,
-        } => render_cmd(&stack, &out, &identity),
+        } => {
+            stack.once("render")?;
+            render_cmd(&stack, &out, &identity)
+        }
         Command::Lint {
             paths,
             format,
@@ -318,38 +344,51 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
             },
             color,
         ),
-        Command::Explain { rule } => explain(rule.as_deref()),
+        Command::Explain { rule, json } => explain(rule.as_deref(), json),
         Command::Schema => {
             let schema = schemars::schema_for!(crate::stack::raw::RawStack);
-            println!(
+            stdoutln!(
                 "{}",
                 serde_json::to_string_pretty(&schema).expect("schema serializes")
             );
             Ok(ExitCode::SUCCESS)
         }
         Command::Init(args) => init::run(args).map_err(Failure::from),
-        Command::Graph { stack, format, out } => graph_cmd(&stack, format, out.as_deref()),
-        Command::Plan { deploy, out } => plan_cmd(&deploy, out.as_ref()),
+        Command::Graph { stack, format, out } => {
+            stack.once("graph")?;
+            graph_cmd(&stack, format, out.as_deref())
+        }
+        Command::Plan { deploy, out } => {
+            deploy.stack.once("plan")?;
+            plan_cmd(&deploy, out.as_ref())
+        }
         Command::Apply {
             deploy,
             plan,
             yes,
             smoke,
             smoke_args,
-        } => apply_cmd(
-            &deploy,
-            plan.as_ref(),
-            yes,
-            None,
-            smoke.then_some(&smoke_args),
-        ),
-        Command::Smoke { deploy, smoke } => smoke_cmd(&deploy, &smoke),
+        } => {
+            deploy.stack.once("apply")?;
+            apply_cmd(
+                &deploy,
+                plan.as_ref(),
+                yes,
+                None,
+                smoke.then_some(&smoke_args),
+            )
+        }
+        Command::Smoke { deploy, smoke } => {
+            deploy.stack.once("smoke")?;
+            smoke_cmd(&deploy, &smoke)
+        }
         Command::Up {
             stack,
             host,
             identity,
             json,
         } => {
+            stack.once("up")?;
             let deploy = DeployArgs {
                 stack,
                 host,
@@ -359,33 +398,59 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
             };
             apply_cmd(&deploy, None, true, Some("up"), None)
         }
-        Command::Status { deploy } => status_cmd(&deploy),
+        Command::Status { deploy } => {
+            deploy.stack.once("status")?;
+            status_cmd(&deploy)
+        }
         Command::Logs {
+            mut deploy,
             service,
-            deploy,
             follow,
             tail,
-        } => logs_cmd(&deploy, &service, follow, &tail),
-        Command::Down { deploy, volumes } => down_cmd(&deploy, volumes),
-        Command::Unlock { deploy } => unlock_cmd(&deploy),
-        Command::Rollback {
-            release,
+        } => {
+            let service = deploy.stack.thing(service, "SERVICE", "logs")?;
+            logs_cmd(&deploy, &service, follow, &tail)
+        }
+        Command::Down {
             deploy,
+            volumes,
+            yes,
+        } => {
+            deploy.stack.once("down")?;
+            down_cmd(&deploy, volumes, yes)
+        }
+        Command::Unlock { deploy } => {
+            deploy.stack.once("unlock")?;
+            unlock_cmd(&deploy)
+        }
+        Command::Rollback {
+            mut deploy,
+            release,
             list,
-        } => rollback_cmd(&deploy, release.as_deref(), list),
+            yes,
+        } => {
+            let release = deploy.stack.split_thing(release, "RELEASE", "rollback")?;
+            rollback_cmd(&deploy, release.as_deref(), list, yes)
+        }
         Command::Secrets { command } => secrets_cmd(command),
         Command::Backup { command } => backup_cmd(command),
         Command::Host {
             command:
                 HostCommand::Bootstrap {
+                    mut stack,
                     host,
-                    stack,
                     out,
                     identity,
                 },
-        } => bootstrap_cmd(&host, &stack, out.as_deref(), &identity, color),
+        } => {
+            let host = stack.thing(host, "HOST", "host bootstrap")?;
+            bootstrap_cmd(&host, &stack, out.as_deref(), &identity, color)
+        }
         Command::Host {
             command: HostCommand::Audit { deploy },
-        } => audit_cmd(&deploy),
+        } => {
+            deploy.stack.once("host audit")?;
+            audit_cmd(&deploy)
+        }
     }
 }

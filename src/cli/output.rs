@@ -1,6 +1,7 @@
 //! What every command prints through: failures, JSON, exit codes, private files.
 
-use std::io::Write;
+use crate::console::{stderr, stderrln, stdoutln};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -35,7 +36,7 @@ impl From<Diagnostic> for Failure {
 
 impl From<secrets::SecretsError> for Failure {
     fn from(e: secrets::SecretsError) -> Self {
-        Diagnostic::error("secrets", e.to_string()).into()
+        Diagnostic::from(e).into()
     }
 }
 
@@ -49,7 +50,7 @@ pub(super) fn exit(ok: bool) -> ExitCode {
 }
 
 pub(super) fn print_json(value: &impl serde::Serialize) {
-    println!(
+    stdoutln!(
         "{}",
         serde_json::to_string_pretty(value).expect("serializes")
     );
@@ -77,4 +78,33 @@ pub(super) fn write_private_atomically(path: &Path, text: &str) -> std::io::Resu
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&staging, path)
+}
+
+/// Refuse now, before anything is read from a host, when `confirm` would have no
+/// terminal to ask `question` on.
+pub(super) fn can_ask(question: &str, hint: &str) -> Result<(), Failure> {
+    if std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    Err(Diagnostic::error(
+        "refused",
+        format!("no terminal to ask on: {question} Nothing changed."),
+    )
+    .help(hint.to_string())
+    .into())
+}
+
+/// Ask `question` with `[y/N]` on the terminal. Without one there is nobody to ask:
+/// refused, with `hint` (how to say yes in a script), before anything changed.
+/// `Ok(false)` when the answer is not yes.
+pub(super) fn confirm(question: &str, hint: &str) -> Result<bool, Failure> {
+    can_ask(question, hint)?;
+    stderr!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).ok();
+    let yes = matches!(answer.trim(), "y" | "Y" | "yes");
+    if !yes {
+        stderrln!("nothing changed");
+    }
+    Ok(yes)
 }

@@ -1,5 +1,6 @@
 //! `vpai secrets`: sync, show, set and edit the encrypted secrets of a stack.
 
+use crate::console::stdoutln;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -18,34 +19,44 @@ pub(super) enum SecretsCommand {
     /// Generate the secrets that enabled services need and secrets.age lacks.
     Sync {
         #[command(flatten)]
-        stack: SecretsStackArgs,
+        stack: StackArgs,
         #[command(flatten)]
         identity: IdentityArgs,
+        /// Machine-readable output: the generated and the missing names.
+        #[arg(long)]
+        json: bool,
     },
     /// List secrets (name, owner, set or missing). Values only with --reveal.
     Show {
-        /// Only this secret.
-        name: Option<String>,
         #[command(flatten)]
-        stack: SecretsStackArgs,
+        stack: StackArgs,
+        /// Only this secret.
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
         /// Print the plaintext value(s).
         #[arg(long)]
         reveal: bool,
         #[command(flatten)]
         identity: IdentityArgs,
+        /// Machine-readable output: name, owner, state, description (and the
+        /// value only with --reveal).
+        #[arg(long)]
+        json: bool,
     },
     /// Set one secret's value, read from the terminal (hidden) or from stdin.
     Set {
-        name: String,
         #[command(flatten)]
-        stack: SecretsStackArgs,
+        stack: StackArgs,
+        /// The secret to set.
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
         #[command(flatten)]
         identity: IdentityArgs,
     },
     /// Edit the decrypted secrets in $EDITOR, then re-encrypt.
     Edit {
         #[command(flatten)]
-        stack: SecretsStackArgs,
+        stack: StackArgs,
         #[command(flatten)]
         identity: IdentityArgs,
     },
@@ -56,12 +67,13 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
         SecretsCommand::Sync {
             stack: args,
             identity,
+            json,
         } => {
-            let args = StackArgs::from(args);
+            args.once("secrets sync")?;
             let stack = load(&args)?;
             let file = secrets_file(&args);
             let mut values = if file.exists() {
-                decrypt(&args, &stack, &identity)?
+                secrets(&args, &stack, &identity)?
             } else {
                 SecretValues::default()
             };
@@ -70,32 +82,46 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
             if !generated.is_empty() {
                 secrets::encrypt_to_file(&values, &stack.recipients, &file)?;
             }
-            for name in &generated {
-                println!("generated {name}");
-            }
             let missing: Vec<&str> = stack
                 .secrets
                 .values()
                 .filter(|s| s.provided && values.get(&s.name).is_none())
                 .map(|s| s.name.as_str())
                 .collect();
+            if json {
+                print_json(&serde_json::json!({
+                    "environment": stack.env,
+                    "generated": generated,
+                    "missing": missing,
+                }));
+                return Ok(ExitCode::SUCCESS);
+            }
+            for name in &generated {
+                stdoutln!("generated {name}");
+            }
             for name in &missing {
-                println!("missing   {name} (provided by you: `vpai secrets set {name}`)");
+                stdoutln!(
+                    "{}",
+                    super::hints::runnable(&format!(
+                        "missing   {name} (provided by you: `vpai secrets set {name}`)"
+                    ))
+                );
             }
             if generated.is_empty() && missing.is_empty() {
-                println!("secrets.age has every secret `{}` needs", stack.env);
+                stdoutln!("secrets.age has every secret `{}` needs", stack.env);
             }
             Ok(ExitCode::SUCCESS)
         }
         SecretsCommand::Show {
             name,
-            stack: args,
+            stack: mut args,
             reveal,
             identity,
+            json,
         } => {
-            let args = StackArgs::from(args);
+            let name = args.split_thing(name, "NAME", "secrets show")?;
             let stack = load(&args)?;
-            let values = decrypt(&args, &stack, &identity)?;
+            let values = secrets(&args, &stack, &identity)?;
             if let Some(n) = &name
                 && !stack.secrets.contains_key(n)
                 && values.get(n).is_none()
@@ -117,32 +143,48 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
                 .collect();
             names.sort();
             names.dedup();
+            let mut rows = Vec::new();
             for n in names
                 .into_iter()
                 .filter(|n| name.as_deref().is_none_or(|x| x == *n))
             {
                 let spec = stack.secrets.get(n);
-                let state = match (values.get(n), reveal) {
-                    (Some(v), true) => v.to_string(),
-                    (Some(_), false) => "set".to_string(),
-                    (None, _) => "MISSING".to_string(),
-                };
+                let value = values.get(n);
+                let state = if value.is_some() { "set" } else { "MISSING" };
                 let owner = spec.map(|s| s.owner.as_str()).unwrap_or("unused");
                 let description = spec.map(|s| s.description.as_str()).unwrap_or("");
-                if reveal && name.is_some() {
-                    println!("{state}");
+                if json {
+                    let mut row = serde_json::json!({
+                        "name": n,
+                        "owner": owner,
+                        "state": state.to_lowercase(),
+                        "description": description,
+                    });
+                    if reveal && let Some(v) = value {
+                        row["value"] = serde_json::Value::from(v);
+                    }
+                    rows.push(row);
+                } else if reveal && name.is_some() {
+                    stdoutln!("{}", value.unwrap_or("MISSING"));
                 } else {
-                    println!("{n:<36} {owner:<16} {state:<10} {description}");
+                    let shown = match (value, reveal) {
+                        (Some(v), true) => v,
+                        _ => state,
+                    };
+                    stdoutln!("{n:<36} {owner:<16} {shown:<10} {description}");
                 }
+            }
+            if json {
+                print_json(&rows);
             }
             Ok(ExitCode::SUCCESS)
         }
         SecretsCommand::Set {
             name,
-            stack: args,
+            stack: mut args,
             identity,
         } => {
-            let args = StackArgs::from(args);
+            let name = args.thing(name, "NAME", "secrets set")?;
             let stack = load(&args)?;
             if !stack.secrets.contains_key(&name) {
                 return Err(Diagnostic::error(
@@ -157,7 +199,7 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
             }
             let file = secrets_file(&args);
             let mut values = if file.exists() {
-                decrypt(&args, &stack, &identity)?
+                secrets(&args, &stack, &identity)?
             } else {
                 SecretValues::default()
             };
@@ -176,22 +218,22 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
             }
             values.set(&name, value);
             secrets::encrypt_to_file(&values, &stack.recipients, &file)?;
-            println!("set {name}");
+            stdoutln!("set {name}");
             Ok(ExitCode::SUCCESS)
         }
         SecretsCommand::Edit {
             stack: args,
             identity,
         } => {
-            let args = StackArgs::from(args);
+            args.once("secrets edit")?;
             let stack = load(&args)?;
-            let values = decrypt(&args, &stack, &identity)?;
+            let values = secrets(&args, &stack, &identity)?;
             let edited = init::edit_in_editor(&values)?;
             if edited == values {
-                println!("no change");
+                stdoutln!("no change");
             } else {
                 secrets::encrypt_to_file(&edited, &stack.recipients, &secrets_file(&args))?;
-                println!("secrets.age updated ({} secrets)", edited.len());
+                stdoutln!("secrets.age updated ({} secrets)", edited.len());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,5 +1,6 @@
 //! The commands over a stack file alone: check, render, graph, lint, explain.
 
+use crate::console::{stderrln, stdout, stdoutln};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,35 +74,24 @@ pub(super) fn check(args: &StackArgs, format: Format, color: bool) -> Result<Exi
 }
 
 pub(super) fn stack_dir(args: &StackArgs) -> PathBuf {
-    let path = stack::load::stack_path(args.dir());
-    path.parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    stack::load::stack_dir(args.dir())
 }
 
 pub(super) fn secrets_file(args: &StackArgs) -> PathBuf {
     stack_dir(args).join(secrets::SECRETS_FILE)
 }
 
-pub(super) fn decrypt(
+/// The stack's secrets, as every command reads them ([`secrets::load`]).
+pub(super) fn secrets(
     args: &StackArgs,
     stack: &Stack,
     identity: &IdentityArgs,
 ) -> Result<SecretValues, Failure> {
-    let file = secrets_file(args);
-    if !file.exists() {
-        return Err(
-            Diagnostic::error("secrets", format!("{} does not exist", file.display()))
-                .help("run `vpai secrets sync` to create it")
-                .into(),
-        );
-    }
-    let candidates = secrets::identity_candidates(
-        identity.identity.as_deref(),
+    Ok(secrets::load(
         &stack_dir(args),
-        stack.identity.as_deref(),
-    );
-    Ok(secrets::decrypt(&file, &candidates)?)
+        stack,
+        identity.identity.as_deref(),
+    )?)
 }
 
 /// Load a stack and refuse it, with every diagnostic, when `check` finds an error.
@@ -110,20 +100,7 @@ pub(super) fn load_checked(
     code: &'static str,
     refusal: &str,
 ) -> Result<Stack, Failure> {
-    let stack = load(args)?;
-    let problems = rules::check(&stack);
-    if problems.iter().any(Diagnostic::is_error) {
-        let mut failure = Failure {
-            diagnostics: problems,
-            sources: stack.sources,
-        };
-        failure.diagnostics.push(
-            Diagnostic::error(code, refusal.to_string())
-                .help("run `vpai check` and fix them first"),
-        );
-        return Err(failure);
-    }
-    Ok(stack)
+    Ok(rules::require_clean(load(args)?, code, refusal)?)
 }
 
 pub(super) fn render_cmd(
@@ -136,7 +113,7 @@ pub(super) fn render_cmd(
         "render-refused",
         "nothing rendered: the stack has errors",
     )?;
-    let values = decrypt(args, &stack, identity)?;
+    let values = secrets(args, &stack, identity)?;
     let bundle = render::render(&stack, &values).map_err(|diagnostics| Failure {
         diagnostics,
         sources: stack.sources.clone(),
@@ -149,7 +126,7 @@ pub(super) fn render_cmd(
         .map(String::as_str)
         .filter(|h| out.join(h).exists())
         .collect();
-    eprintln!(
+    stderrln!(
         "rendered {} files for `{}` into {} (hosts: {})",
         bundle.files.len(),
         stack.env,
@@ -176,7 +153,7 @@ pub(super) fn graph_cmd(
             })?;
             let count =
                 |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-            eprintln!(
+            stderrln!(
                 "drew `{}` ({}: {} on {}) into {}",
                 stack.project.name,
                 stack.env,
@@ -185,7 +162,7 @@ pub(super) fn graph_cmd(
                 path.display()
             );
         }
-        None => print!("{drawing}"),
+        None => stdout!("{drawing}"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -267,7 +244,25 @@ pub(super) fn lint_cmd(
     })
 }
 
-pub(super) fn explain(rule: Option<&str>) -> Result<ExitCode, Failure> {
+/// Every check vpai knows, with the command that runs it.
+fn every_check() -> Vec<(&'static str, &'static crate::diagnostic::Check)> {
+    rules::RULES
+        .iter()
+        .map(|r| ("check", r.meta()))
+        .chain(
+            crate::lint::rules::LINT_RULES
+                .iter()
+                .map(|r| ("lint", r.meta())),
+        )
+        .chain(
+            crate::host::audit::AUDIT_CHECKS
+                .iter()
+                .map(|c| ("host audit", *c)),
+        )
+        .collect()
+}
+
+pub(super) fn explain(rule: Option<&str>, json: bool) -> Result<ExitCode, Failure> {
     let summary = |doc: &str| {
         doc.lines()
             .map(str::trim)
@@ -275,50 +270,52 @@ pub(super) fn explain(rule: Option<&str>) -> Result<ExitCode, Failure> {
             .unwrap_or("")
             .to_string()
     };
-    let names = || {
-        rules::RULES
-            .iter()
-            .map(|r| r.name())
-            .chain(crate::lint::rules::LINT_RULES.iter().map(|r| r.name()))
-            .chain(crate::host::audit::AUDIT_CHECKS.iter().map(|c| c.name))
+    let checks = every_check();
+    let as_json = |command: &str, c: &crate::diagnostic::Check| {
+        serde_json::json!({
+            "name": c.name,
+            "command": format!("vpai {command}"),
+            "severity": c.severity,
+            "summary": summary(c.doc),
+            "page": c.explain(),
+        })
     };
-    match rule {
-        None => {
-            println!("Stack rules (vpai check):");
-            for r in rules::RULES {
-                println!("  {:<38} {}", r.name(), summary(r.meta().doc));
-            }
-            println!("\nLint rules (vpai lint):");
-            for r in crate::lint::rules::LINT_RULES {
-                println!("  {:<38} {}", r.name(), summary(r.meta().doc));
-            }
-            println!("\nHost audit checks (vpai host audit; it also reports the compose- rules):");
-            for c in crate::host::audit::AUDIT_CHECKS {
-                println!("  {:<38} {}", c.name, summary(c.doc));
-            }
-            Ok(ExitCode::SUCCESS)
+    let Some(name) = rule else {
+        if json {
+            let all: Vec<_> = checks.iter().map(|(cmd, c)| as_json(cmd, c)).collect();
+            print_json(&all);
+            return Ok(ExitCode::SUCCESS);
         }
-        Some(name) => {
-            let page = match (
-                rules::find(name),
-                crate::lint::rules::find(name),
-                crate::host::audit::find(name),
-            ) {
-                (Some(r), _, _) => r.meta().explain(),
-                (None, Some(r), _) => r.meta().explain(),
-                (None, None, Some(c)) => c.explain(),
-                (None, None, None) => {
-                    return Err(Diagnostic::error(
-                        "unknown-rule",
-                        format!("no rule named `{name}`"),
-                    )
-                    .maybe_help(crate::suggest::hint(name, names()))
-                    .note("`vpai explain` lists every rule")
-                    .into());
-                }
-            };
-            print!("{page}");
-            Ok(ExitCode::SUCCESS)
+        for (command, title) in [
+            ("check", "Stack rules (vpai check):"),
+            ("lint", "\nLint rules (vpai lint):"),
+            (
+                "host audit",
+                "\nHost audit checks (vpai host audit; it also reports the compose- rules):",
+            ),
+        ] {
+            stdoutln!("{title}");
+            for (_, c) in checks.iter().filter(|(cmd, _)| *cmd == command) {
+                stdoutln!("  {:<38} {}", c.name, summary(c.doc));
+            }
         }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let Some((command, check)) = checks.iter().find(|(_, c)| c.name == name) else {
+        return Err(
+            Diagnostic::error("unknown-rule", format!("no rule named `{name}`"))
+                .maybe_help(crate::suggest::hint(
+                    name,
+                    checks.iter().map(|(_, c)| c.name),
+                ))
+                .note("`vpai explain` lists every rule")
+                .into(),
+        );
+    };
+    if json {
+        print_json(&as_json(command, check));
+    } else {
+        stdout!("{}", check.explain());
     }
+    Ok(ExitCode::SUCCESS)
 }

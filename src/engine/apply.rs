@@ -9,6 +9,7 @@
 //! renamed, until the new one is healthy; if the new one fails its gate, the
 //! previous one is put back and started. Every run writes a release record.
 
+use crate::console::stderrln;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,7 +59,7 @@ pub struct LogProgress;
 
 impl Progress for LogProgress {
     fn update(&self, service: &str, message: &str) {
-        eprintln!("{service}: {message}");
+        stderrln!("{service}: {message}");
     }
 }
 

@@ -62,11 +62,13 @@ pub async fn status(engine: &Engine, project: &str) -> Result<Vec<StatusLine>, E
     Ok(lines)
 }
 
+/// A container's logs into `out`; a reader that went away ends them quietly.
 pub async fn logs(
     engine: &Engine,
     container: &str,
     follow: bool,
     tail: &str,
+    out: &mut (dyn std::io::Write + Send),
 ) -> Result<(), EngineError> {
     let mut stream = engine.docker.logs(
         container,
@@ -79,11 +81,15 @@ pub async fn logs(
                 .build(),
         ),
     );
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
-        out.write_all(&chunk.into_bytes()).ok();
+        if out
+            .write_all(&chunk.into_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            break;
+        }
     }
     Ok(())
 }

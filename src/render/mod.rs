@@ -102,13 +102,19 @@ pub fn render(stack: &Stack, secrets: &SecretValues) -> Result<Bundle, Vec<Diagn
             .copied()
             .filter(|m| stack.secrets[*m].provided)
             .collect();
+        let set: Vec<String> = provided
+            .iter()
+            .map(|name| format!("`vpai secrets set {name}`"))
+            .collect();
         let help = if provided.len() == missing.len() {
-            format!(
-                "set each with `vpai secrets set NAME` ({})",
-                provided.join(", ")
-            )
+            format!("set them: {}", set.join(", "))
+        } else if set.is_empty() {
+            "run `vpai secrets sync` to generate them".to_string()
         } else {
-            "run `vpai secrets sync` to generate the missing ones; set provided ones with `vpai secrets set NAME`".to_string()
+            format!(
+                "run `vpai secrets sync` to generate the missing ones, and set the ones you provide: {}",
+                set.join(", ")
+            )
         };
         return Err(vec![
             Diagnostic::error(

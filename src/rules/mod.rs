@@ -6,7 +6,7 @@
 //! one file, one line in [`RULES`], one fixture under `tests/rules/NAME/`.
 
 use crate::diagnostic::{Check, Diagnostic, Severity};
-use crate::stack::Stack;
+use crate::stack::{Report, Stack};
 
 mod admin_ui_public;
 mod cross_host_internal_url;
@@ -132,6 +132,22 @@ pub static RULES: &[&dyn Rule] = &[
 
 pub fn find(name: &str) -> Option<&'static dyn Rule> {
     RULES.iter().copied().find(|r| r.name() == name)
+}
+
+/// The stack, if `check` finds no error in it; else every diagnostic, closed by
+/// `refusal` (what was not done) under `code`.
+pub fn require_clean(stack: Stack, code: &'static str, refusal: &str) -> Result<Stack, Report> {
+    let mut problems = check(&stack);
+    if !problems.iter().any(Diagnostic::is_error) {
+        return Ok(stack);
+    }
+    problems.push(
+        Diagnostic::error(code, refusal.to_string()).help("run `vpai check` and fix them first"),
+    );
+    Err(Report {
+        diagnostics: problems,
+        sources: stack.sources,
+    })
 }
 
 /// Run every rule; diagnostics come back sorted by severity (errors first), then rule.

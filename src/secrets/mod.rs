@@ -16,6 +16,8 @@ use std::str::FromStr;
 
 use rand::RngExt;
 
+use crate::diagnostic::Diagnostic;
+use crate::stack::Stack;
 use crate::stack::kinds::Charset;
 use crate::stack::model::SecretSpec;
 
@@ -111,6 +113,8 @@ pub fn generate(length: usize, charset: Charset) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
+    #[error("{file} does not exist")]
+    Missing { file: String },
     #[error("no identity to decrypt {file}; looked in: {looked}")]
     NoIdentity { file: String, looked: String },
     #[error("cannot read identity file {path}: {reason}")]
@@ -129,6 +133,37 @@ pub enum SecretsError {
     BadRecipient(String),
     #[error("{0}")]
     Io(String),
+}
+
+impl From<SecretsError> for Diagnostic {
+    fn from(e: SecretsError) -> Self {
+        let hint = match &e {
+            SecretsError::Missing { .. } => Some("run `vpai secrets sync` to create it"),
+            _ => None,
+        };
+        Diagnostic::error("secrets", e.to_string()).maybe_help(hint.map(str::to_string))
+    }
+}
+
+/// The secrets of the stack in `stack_dir`, decrypted with the first identity that
+/// can (see [`identity_candidates`]). A stack that needs no secret needs no file.
+pub fn load(
+    stack_dir: &Path,
+    stack: &Stack,
+    identity: Option<&Path>,
+) -> Result<SecretValues, SecretsError> {
+    let file = stack_dir.join(SECRETS_FILE);
+    if !file.exists() {
+        return if stack.secrets.is_empty() {
+            Ok(SecretValues::default())
+        } else {
+            Err(SecretsError::Missing {
+                file: file.display().to_string(),
+            })
+        };
+    }
+    let candidates = identity_candidates(identity, stack_dir, stack.identity.as_deref());
+    decrypt(&file, &candidates)
 }
 
 /// Where to look for the identity, in order: `--identity`, `VPAI_IDENTITY`, the

@@ -17,6 +17,15 @@ pub struct Report {
     pub sources: Sources,
 }
 
+impl From<Diagnostic> for Report {
+    fn from(d: Diagnostic) -> Self {
+        Report {
+            diagnostics: vec![d],
+            sources: Sources::default(),
+        }
+    }
+}
+
 /// The stack file of `dir`, or of the file itself when `dir` names a `.toml`.
 pub fn stack_path(dir: &Path) -> PathBuf {
     if dir.extension().is_some_and(|e| e == "toml") {
@@ -24,6 +33,14 @@ pub fn stack_path(dir: &Path) -> PathBuf {
     } else {
         dir.join(STACK_FILE)
     }
+}
+
+/// The directory the stack lives in (where its secrets.age is).
+pub fn stack_dir(dir: &Path) -> PathBuf {
+    stack_path(dir)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 pub fn read(dir: &Path, sources: &mut Sources) -> Result<(SourceId, RawStack), Vec<Diagnostic>> {

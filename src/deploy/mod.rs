@@ -2,6 +2,7 @@
 //! load and check the stack, render it, connect to the host's engine, and hand the
 //! engine a plan. Nothing is sent to a daemon before the stack checks clean.
 
+use crate::console::{stderr, stderrln};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,7 +14,11 @@ use crate::engine::plan::{self, Plan};
 use crate::engine::target::Target;
 use crate::engine::{Engine, EngineError, state};
 use crate::secrets::{self, SecretValues};
-use crate::stack::Stack;
+use crate::stack::{Report, Stack};
+
+mod operate;
+
+pub use operate::{Reach, down, logs, reach, status, unlock};
 
 /// What a deploy command needs to know about the stack and the host.
 pub struct Context {
@@ -21,6 +26,32 @@ pub struct Context {
     pub secrets: Arc<SecretValues>,
     pub host: String,
     pub target: Target,
+}
+
+/// Load and check the stack of `dir`, pick its host and engine, decrypt its
+/// secrets: nothing reaches an engine before the stack checks clean.
+pub fn context(
+    dir: &Path,
+    env: &str,
+    host: Option<&str>,
+    target: Option<&str>,
+    identity: Option<&Path>,
+) -> Result<Context, Report> {
+    let stack = crate::rules::require_clean(
+        crate::stack::load(dir, env)?,
+        "refused",
+        "nothing deployed: the stack has errors",
+    )?;
+    let host = pick_host(&stack, host)?;
+    let target = pick_target(&stack, &host, target)?;
+    let secrets = secrets::load(&crate::stack::load::stack_dir(dir), &stack, identity)
+        .map_err(Diagnostic::from)?;
+    Ok(Context {
+        stack: Arc::new(stack),
+        secrets: Arc::new(secrets),
+        host,
+        target,
+    })
 }
 
 pub fn error(e: EngineError) -> Diagnostic {
@@ -188,27 +219,6 @@ pub async fn smoke(
     })
 }
 
-/// Load the secrets of a stack directory.
-pub fn load_secrets(
-    stack_dir: &Path,
-    stack: &Stack,
-    identity: Option<&Path>,
-) -> Result<SecretValues, Diagnostic> {
-    let file = stack_dir.join(secrets::SECRETS_FILE);
-    // A stack that needs no secret needs no secrets file either.
-    if !file.exists() && stack.secrets.is_empty() {
-        return Ok(SecretValues::default());
-    }
-    if !file.exists() {
-        return Err(
-            Diagnostic::error("secrets", format!("{} does not exist", file.display()))
-                .help("run `vpai secrets sync` to create it"),
-        );
-    }
-    let candidates = secrets::identity_candidates(identity, stack_dir, stack.identity.as_deref());
-    secrets::decrypt(&file, &candidates).map_err(|e| Diagnostic::error("secrets", e.to_string()))
-}
-
 pub fn plan_file_write(path: &PathBuf, plan: &Plan) -> Result<(), Diagnostic> {
     let mut text = serde_json::to_string_pretty(plan).expect("serializes");
     text.push('\n');
@@ -290,11 +300,13 @@ pub async fn rollback(
     })?;
     let plan = plan::compute(&desired, &actual, env);
     if !json {
-        eprintln!(
+        stderrln!(
             "rolling back `{project}` to release {} ({}, by {})",
-            target.id, target.at, target.by
+            target.id,
+            target.at,
+            target.by
         );
-        eprint!("{}", plan::render_text(&plan));
+        stderr!("{}", plan::render_text(&plan));
     }
     let progress = progress_for(&desired, json);
     let report = apply::apply(Arc::new(engine), None, Arc::new(desired), &plan, progress)
