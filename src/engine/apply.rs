@@ -664,7 +664,7 @@ impl ServiceTask {
                     NetworkConnectRequest {
                         container: c.name.clone(),
                         endpoint_config: Some(EndpointSettings {
-                            aliases: Some(vec![c.service.clone()]),
+                            aliases: Some(c.aliases()),
                             ..Default::default()
                         }),
                     },

@@ -18,12 +18,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::render::Bundle;
+use crate::render::workload::{Healthcheck, Restart};
 use crate::stack::kinds::Condition;
 use crate::stack::model::Service;
 use crate::stack::{Stack, host_root};
 
-pub const LABEL_PROJECT: &str = "vpai.project";
-pub const LABEL_SERVICE: &str = "vpai.service";
+pub use crate::render::workload::{LABEL_PROJECT, LABEL_SERVICE};
 pub const LABEL_HASH: &str = "vpai.config-hash";
 pub const LABEL_IMAGE: &str = "vpai.image";
 pub const LABEL_FILES: &str = "vpai.files";
@@ -73,6 +73,20 @@ pub struct DesiredContainer {
     /// How long the health gate waits before declaring failure.
     pub health_timeout_secs: u64,
     pub spec: ContainerCreateBody,
+}
+
+impl DesiredContainer {
+    /// The names the container is reached by, as its workload gives them to the
+    /// network it is created on; every other network it joins gets the same.
+    pub fn aliases(&self) -> Vec<String> {
+        self.spec
+            .networking_config
+            .as_ref()
+            .and_then(|n| n.endpoints_config.as_ref())
+            .and_then(|e| self.networks.first().and_then(|first| e.get(first)))
+            .and_then(|e| e.aliases.clone())
+            .unwrap_or_else(|| vec![self.service.clone()])
+    }
 }
 
 impl std::fmt::Debug for DesiredContainer {
@@ -252,7 +266,7 @@ pub fn desired(stack: &Stack, bundle: &Bundle, host: &str, api_version: &str) ->
     let start_interval = supports_start_interval(api_version);
     let containers = services
         .iter()
-        .map(|s| container(stack, bundle, s, &root, start_interval))
+        .map(|s| container(bundle, s, &root, start_interval))
         .collect();
     Desired {
         project: project.clone(),
@@ -263,46 +277,21 @@ pub fn desired(stack: &Stack, bundle: &Bundle, host: &str, api_version: &str) ->
     }
 }
 
-fn container(
-    stack: &Stack,
-    bundle: &Bundle,
-    s: &Service,
-    root: &str,
-    start_interval: bool,
-) -> DesiredContainer {
-    let project = &stack.project.name;
+fn container(bundle: &Bundle, s: &Service, root: &str, start_interval: bool) -> DesiredContainer {
     let output = &bundle.services[&s.name];
+    let w = &output.workload;
+    let project = &w.labels[LABEL_PROJECT];
     let env: BTreeMap<String, String> = output
         .env
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
 
-    let mut binds: Vec<String> = s
-        .files
-        .values()
-        .map(|f| {
-            format!(
-                "{root}/{}:{}:ro",
-                crate::render::config_path(s, &f.name),
-                f.mount
-            )
-        })
-        .collect();
-    for d in &s.data {
-        let host_path = format!("{root}/data/{}", d.dir);
-        let target = if d.identity {
-            host_path.clone()
-        } else {
-            d.container_path.clone()
-        };
-        binds.push(format!("{host_path}:{target}"));
-    }
-    binds.extend(s.mounts.iter().map(|m| m.bind()));
+    let binds: Vec<String> = w.binds.iter().map(|b| b.spec(root)).collect();
 
     let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     let mut exposed = Vec::new();
-    for p in &s.ports {
+    for p in &w.ports {
         let key = format!("{}/{}", p.target, p.protocol);
         exposed.push(key.clone());
         port_bindings
@@ -316,22 +305,22 @@ fn container(
             });
     }
 
-    let healthcheck = s.health.as_ref().map(|h| HealthConfig {
-        test: Some(crate::render::health_test(&h.test)),
-        interval: Some(nanos(h.interval.0)),
-        timeout: Some(nanos(h.timeout.0)),
-        retries: Some(h.retries as i64),
-        start_period: Some(nanos(h.start_period.0)),
+    let healthcheck = w.healthcheck.as_ref().map(|h| HealthConfig {
+        test: Some(h.test.clone()),
+        interval: Some(nanos(h.interval_secs)),
+        timeout: Some(nanos(h.timeout_secs)),
+        retries: Some(i64::from(h.retries)),
+        start_period: Some(nanos(h.start_period_secs)),
         // Seen healthy within a second of being ready, not after a full interval.
         start_interval: start_interval.then(|| nanos(1)),
     });
-    let health_timeout_secs = s
-        .health
+    let health_timeout_secs = w
+        .healthcheck
         .as_ref()
-        .map(|h| h.start_period.0 + (h.interval.0 + h.timeout.0) * (h.retries as u64 + 1) + 10)
+        .map(Healthcheck::patience_secs)
         .unwrap_or(30);
 
-    let networks: Vec<String> = s
+    let networks: Vec<String> = w
         .networks
         .iter()
         .map(|n| format!("{project}_{n}"))
@@ -340,46 +329,42 @@ fn container(
         HashMap::from([(
             n.clone(),
             EndpointSettings {
-                aliases: Some(vec![s.name.clone()]),
+                aliases: Some(w.aliases.clone()),
                 ..Default::default()
             },
         )])
     });
+    let restart = match w.restart {
+        Restart::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
+    };
 
     let mut spec = ContainerCreateBody {
-        image: Some(s.image.clone()),
+        image: Some(w.image.clone()),
         env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-        cmd: s.command.clone(),
-        entrypoint: s.entrypoint.clone(),
-        user: s.user.clone(),
+        cmd: w.command.clone(),
+        entrypoint: w.entrypoint.clone(),
+        user: w.user.clone(),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         healthcheck,
         host_config: Some(HostConfig {
             binds: Some(binds),
-            cap_drop: Some(vec!["ALL".into()]),
-            cap_add: (!s.cap_add.is_empty()).then(|| s.cap_add.clone()),
-            security_opt: Some(vec!["no-new-privileges:true".into()]),
-            init: s.init.then_some(true),
-            group_add: (!s.group_add.is_empty()).then(|| s.group_add.clone()),
-            readonly_rootfs: s.read_only.then_some(true),
-            memory: Some(s.resources.memory.0 as i64 * 1024 * 1024),
-            memory_reservation: Some(s.resources.reserve.0 as i64 * 1024 * 1024),
-            nano_cpus: Some((s.resources.cpus * 1e9) as i64),
-            pids_limit: Some(i64::from(s.resources.pids)),
+            cap_drop: Some(w.cap_drop.clone()),
+            cap_add: (!w.cap_add.is_empty()).then(|| w.cap_add.clone()),
+            security_opt: Some(w.security_opt.clone()),
+            init: w.init.then_some(true),
+            group_add: (!w.group_add.is_empty()).then(|| w.group_add.clone()),
+            readonly_rootfs: w.read_only.then_some(true),
+            memory: Some(w.memory_mib as i64 * 1024 * 1024),
+            memory_reservation: Some(w.reserve_mib as i64 * 1024 * 1024),
+            nano_cpus: Some((w.cpus * 1e9) as i64),
+            pids_limit: Some(i64::from(w.pids)),
             port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
             restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                name: Some(restart),
                 maximum_retry_count: None,
             }),
             network_mode: networks.first().cloned(),
-            extra_hosts: Some(
-                stack
-                    .cross_host_sites(s)
-                    .into_iter()
-                    .map(|(site, address)| format!("{site}:{address}"))
-                    .collect(),
-            )
-            .filter(|h: &Vec<String>| !h.is_empty()),
+            extra_hosts: (!w.extra_hosts.is_empty()).then(|| w.extra_hosts.clone()),
             ..Default::default()
         }),
         networking_config: endpoints.map(|e| NetworkingConfig {
@@ -397,11 +382,14 @@ fn container(
     hasher.update(settings_hash.as_bytes());
     let hash = hex(&hasher.finalize());
 
-    let labels = HashMap::from([
-        (LABEL_PROJECT.to_string(), project.clone()),
-        (LABEL_SERVICE.to_string(), s.name.clone()),
+    let mut labels: HashMap<String, String> = w
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels.extend([
         (LABEL_HASH.to_string(), hash.clone()),
-        (LABEL_IMAGE.to_string(), s.image.clone()),
+        (LABEL_IMAGE.to_string(), w.image.clone()),
         (
             LABEL_FILES.to_string(),
             serde_json::to_string(&output.file_digests).expect("serializes"),
@@ -412,7 +400,7 @@ fn container(
         ),
         (LABEL_SETTINGS.to_string(), settings_hash.clone()),
         ("com.docker.compose.project".to_string(), project.clone()),
-        ("com.docker.compose.service".to_string(), s.name.clone()),
+        ("com.docker.compose.service".to_string(), w.service.clone()),
         (
             "com.docker.compose.container-number".to_string(),
             "1".to_string(),
@@ -423,21 +411,16 @@ fn container(
     spec.labels = Some(labels);
 
     DesiredContainer {
-        service: s.name.clone(),
-        name: s.container_name(project),
-        image: s.image.clone(),
+        service: w.service.clone(),
+        name: w.container_name.clone(),
+        image: w.image.clone(),
         hash,
         env,
         file_digests: output.file_digests.clone(),
         settings_hash,
         networks,
-        depends_on: s
-            .depends_on
-            .iter()
-            .filter(|(d, _)| stack.services.get(*d).is_some_and(|x| x.host == s.host))
-            .map(|(d, dep)| (d.clone(), dep.condition))
-            .collect(),
-        has_health: s.health.is_some(),
+        depends_on: w.depends_on.clone(),
+        has_health: w.healthcheck.is_some(),
         health_timeout_secs,
         spec,
     }

@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use serde::Serialize;
 
+use super::workload::Workload;
 use crate::stack::Stack;
-use crate::stack::kinds::{Condition, Probe};
-use crate::stack::model::{HealthTest, Service};
+use crate::stack::kinds::Condition;
+use crate::stack::model::Service;
+use crate::units::{Mib, Seconds};
 
 #[derive(Serialize)]
 struct ComposeFile<'a> {
@@ -35,10 +37,10 @@ struct ComposeService {
     command: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     env_file: Vec<String>,
-    cap_drop: Vec<&'static str>,
+    cap_drop: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     cap_add: Vec<String>,
-    security_opt: Vec<&'static str>,
+    security_opt: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     group_add: Vec<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -120,116 +122,53 @@ fn literal(s: &str) -> String {
     s.replace('$', "$$")
 }
 
-pub fn health_test(test: &HealthTest) -> Vec<String> {
-    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    match test {
-        HealthTest::Http { path, port, probe } => {
-            let url = format!("http://127.0.0.1:{port}{path}");
-            match probe {
-                Probe::Wget => strings(&["CMD", "wget", "-q", "-O", "/dev/null", &url]),
-                Probe::Curl => strings(&["CMD", "curl", "-fsS", "-o", "/dev/null", &url]),
-                Probe::Python => vec![
-                    "CMD".into(),
-                    "python".into(),
-                    "-c".into(),
-                    format!("import urllib.request; urllib.request.urlopen('{url}', timeout=4)"),
-                ],
-                Probe::Node => vec![
-                    "CMD".into(),
-                    "node".into(),
-                    "-e".into(),
-                    format!(
-                        "require('http').get('{url}', r => process.exit(r.statusCode < 400 ? 0 : 1)).on('error', () => process.exit(1))"
-                    ),
-                ],
-            }
-        }
-        HealthTest::Tcp { port } => strings(&[
-            "CMD",
-            "bash",
-            "-c",
-            &format!(":> /dev/tcp/127.0.0.1/{port}"),
-        ]),
-        HealthTest::Exec(cmd) => std::iter::once("CMD".to_string())
-            .chain(cmd.iter().cloned())
-            .collect(),
-        HealthTest::Shell(s) => vec!["CMD-SHELL".into(), s.clone()],
-    }
-}
-
-fn service(stack: &Stack, s: &Service, has_env: bool, hash: &str) -> ComposeService {
-    let project = &stack.project.name;
-    let mut volumes: Vec<String> = s
-        .files
-        .values()
-        .map(|f| format!("./{}:{}:ro", super::config_path(s, &f.name), f.mount))
-        .collect();
-    for d in &s.data {
-        if d.identity {
-            let host_path = format!("/opt/{project}/data/{}", d.dir);
-            volumes.push(format!("{host_path}:{host_path}"));
-        } else {
-            volumes.push(format!("./data/{}:{}", d.dir, d.container_path));
-        }
-    }
-    volumes.extend(s.mounts.iter().map(|m| m.bind()));
-    let labels = BTreeMap::from([
-        ("vpai.config-hash".to_string(), hash.to_string()),
-        ("vpai.project".to_string(), project.clone()),
-        ("vpai.service".to_string(), s.name.clone()),
-    ]);
+fn service(w: &Workload, hash: &str) -> ComposeService {
+    let mut labels = w.labels.clone();
+    labels.insert("vpai.config-hash".to_string(), hash.to_string());
     ComposeService {
-        image: s.image.clone(),
-        container_name: s.container_name(project),
-        restart: "unless-stopped",
-        init: s.init.then_some(true),
-        user: s.user.clone(),
-        entrypoint: s
+        image: w.image.clone(),
+        container_name: w.container_name.clone(),
+        restart: w.restart.name(),
+        init: w.init.then_some(true),
+        user: w.user.clone(),
+        entrypoint: w
             .entrypoint
             .as_ref()
             .map(|v| v.iter().map(|a| literal(a)).collect()),
-        command: s
+        command: w
             .command
             .as_ref()
             .map(|v| v.iter().map(|a| literal(a)).collect()),
-        env_file: if has_env {
-            vec![format!("./{}", super::env_file::path(s))]
-        } else {
-            Vec::new()
-        },
-        cap_drop: vec!["ALL"],
-        cap_add: s.cap_add.clone(),
-        security_opt: vec!["no-new-privileges:true"],
-        group_add: s.group_add.clone(),
-        read_only: s.read_only,
-        networks: s.networks.clone(),
-        ports: s
+        env_file: w.env_file.iter().map(|f| format!("./{f}")).collect(),
+        cap_drop: w.cap_drop.clone(),
+        cap_add: w.cap_add.clone(),
+        security_opt: w.security_opt.clone(),
+        group_add: w.group_add.clone(),
+        read_only: w.read_only,
+        networks: w.networks.clone(),
+        ports: w
             .ports
             .iter()
             .map(|p| format!("{}:{}:{}/{}", p.bind, p.published, p.target, p.protocol))
             .collect(),
-        volumes,
-        extra_hosts: stack
-            .cross_host_sites(s)
-            .into_iter()
-            .map(|(site, address)| format!("{site}:{address}"))
-            .collect(),
-        healthcheck: s.health.as_ref().map(|h| ComposeHealth {
-            test: health_test(&h.test).iter().map(|a| literal(a)).collect(),
-            interval: h.interval.to_string(),
-            timeout: h.timeout.to_string(),
+        // The compose file sits at the project root: bundle paths are relative.
+        volumes: w.binds.iter().map(|b| b.spec(".")).collect(),
+        extra_hosts: w.extra_hosts.clone(),
+        healthcheck: w.healthcheck.as_ref().map(|h| ComposeHealth {
+            test: h.test.iter().map(|a| literal(a)).collect(),
+            interval: Seconds(h.interval_secs).to_string(),
+            timeout: Seconds(h.timeout_secs).to_string(),
             retries: h.retries,
-            start_period: h.start_period.to_string(),
+            start_period: Seconds(h.start_period_secs).to_string(),
         }),
-        depends_on: s
+        depends_on: w
             .depends_on
             .iter()
-            .filter(|(dep, _)| stack.services.get(*dep).is_some_and(|d| d.host == s.host))
-            .map(|(dep, d)| {
+            .map(|(dep, condition)| {
                 (
                     dep.clone(),
                     ComposeDependency {
-                        condition: match d.condition {
+                        condition: match condition {
                             Condition::Healthy => "service_healthy",
                             Condition::Started => "service_started",
                         },
@@ -240,12 +179,12 @@ fn service(stack: &Stack, s: &Service, has_env: bool, hash: &str) -> ComposeServ
         deploy: Deploy {
             resources: DeployResources {
                 limits: Limits {
-                    memory: s.resources.memory.to_string(),
-                    cpus: format!("{}", s.resources.cpus),
-                    pids: s.resources.pids,
+                    memory: Mib(w.memory_mib).to_string(),
+                    cpus: format!("{}", w.cpus),
+                    pids: w.pids,
                 },
                 reservations: Reservations {
-                    memory: s.resources.reserve.to_string(),
+                    memory: Mib(w.reserve_mib).to_string(),
                 },
             },
         },
@@ -253,11 +192,11 @@ fn service(stack: &Stack, s: &Service, has_env: bool, hash: &str) -> ComposeServ
     }
 }
 
+/// The compose file of the host running `services`, from their outputs.
 pub fn render(
     stack: &Stack,
     services: &[&Service],
-    has_env: &BTreeMap<String, bool>,
-    hashes: &BTreeMap<String, String>,
+    outputs: &BTreeMap<String, super::ServiceOutput>,
 ) -> String {
     let networks = stack
         .networks_of(services)
@@ -285,12 +224,7 @@ pub fn render(
             .map(|s| {
                 (
                     s.name.as_str(),
-                    service(
-                        stack,
-                        s,
-                        has_env.get(&s.name).copied().unwrap_or(false),
-                        &hashes[&s.name],
-                    ),
+                    service(&outputs[&s.name].workload, &outputs[&s.name].config_hash),
                 )
             })
             .collect(),

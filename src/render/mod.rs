@@ -26,11 +26,12 @@ use crate::stack::model::{HealthTest, Route};
 
 mod caddyfile;
 mod compose;
-pub use compose::health_test;
+pub use workload::health_test;
 pub mod env_file;
 pub(crate) mod generators;
 pub mod schedule;
 mod vpn_server;
+pub mod workload;
 
 /// One rendered file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +42,7 @@ pub struct File {
 
 /// Every file of the bundle, by path relative to OUT, and what the engine needs
 /// of each service. `Debug` lists paths only: env files hold secrets.
-#[derive(Default, Clone, PartialEq, Eq)]
+#[derive(Default, Clone, PartialEq)]
 pub struct Bundle {
     pub files: BTreeMap<PathBuf, File>,
     pub services: BTreeMap<String, ServiceOutput>,
@@ -56,13 +57,14 @@ impl std::fmt::Debug for Bundle {
     }
 }
 
-/// A service's rendered environment, the digest of each config file, and the
-/// hash of everything that makes its container (image, env, file contents).
-#[derive(Clone, PartialEq, Eq)]
+/// A service's rendered environment, the digest of each config file, the hash of
+/// its image, env and file contents, and the workload its container is made from.
+#[derive(Clone, PartialEq)]
 pub struct ServiceOutput {
     pub env: IndexMap<String, String>,
     pub file_digests: BTreeMap<String, String>,
     pub config_hash: String,
+    pub workload: workload::Workload,
 }
 
 impl Bundle {
@@ -149,7 +151,7 @@ pub fn render(stack: &Stack, secrets: &SecretValues) -> Result<Bundle, Vec<Diagn
             continue;
         }
         let root = PathBuf::from(host);
-        let mut hashes = BTreeMap::new();
+        let mut outputs = BTreeMap::new();
         for service in &services {
             let mut file_digests = BTreeMap::new();
             let mut hasher = Sha256::new();
@@ -184,21 +186,22 @@ pub fn render(stack: &Stack, secrets: &SecretValues) -> Result<Bundle, Vec<Diagn
                 );
             }
             let config_hash = hex(&hasher.finalize());
-            hashes.insert(service.name.clone(), config_hash.clone());
-            bundle.services.insert(
+            outputs.insert(
                 service.name.clone(),
                 ServiceOutput {
-                    env: rendered[service.name.as_str()].env.clone(),
+                    env: env.clone(),
                     file_digests,
                     config_hash,
+                    workload: workload::workload(stack, service, !env.is_empty()),
                 },
             );
         }
         bundle.add(
             root.join("docker-compose.yml"),
-            compose::render(stack, &services, &rendered_env_names(&rendered), &hashes),
+            compose::render(stack, &services, &outputs),
             0o644,
         );
+        bundle.services.extend(outputs);
         bundle.add(
             root.join("host/etc/docker/daemon.json"),
             generators::daemon_json(),
@@ -264,13 +267,6 @@ fn backup_files(
         );
     }
     bundle.add(root.join(schedule::ENV_FILE), env_file::render(&env), 0o600);
-}
-
-fn rendered_env_names(rendered: &IndexMap<&str, Rendered>) -> BTreeMap<String, bool> {
-    rendered
-        .iter()
-        .map(|(k, r)| (k.to_string(), !r.env.is_empty()))
-        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {

