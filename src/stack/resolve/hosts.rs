@@ -1,0 +1,143 @@
+//! Hosts and networks: each host's address, memory and VPN name with its
+//! environment overlay, and the networks with their subnets and isolation.
+
+use super::*;
+
+impl Resolver {
+    pub(super) fn hosts(
+        &mut self,
+        base: &IndexMap<Spanned<String>, Spanned<RawHost>>,
+        overlay: &IndexMap<Spanned<String>, Spanned<RawHost>>,
+    ) -> IndexMap<String, Host> {
+        let mut hosts = IndexMap::new();
+        for (name, raw) in base {
+            let mut merged = raw.get_ref().clone();
+            if let Some(o) = overlay.get(name) {
+                merged = merged.merge(o.get_ref().clone());
+            }
+            let memory = merged
+                .memory
+                .as_ref()
+                .and_then(|m| match Mib::parse(m.get_ref()) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        let span = self.stack_span(m);
+                        self.error(
+                            Diagnostic::error("invalid-value", e).at(Some(&span), "host memory"),
+                        );
+                        None
+                    }
+                });
+            let os_reserve = match merged.os_reserve.as_deref().map(Mib::parse) {
+                None => Mib(512),
+                Some(Ok(v)) => v,
+                Some(Err(e)) => {
+                    let span = self.stack_span(raw);
+                    self.error(
+                        Diagnostic::error(
+                            "invalid-value",
+                            format!("host `{}`: os_reserve: {e}", name.get_ref()),
+                        )
+                        .at(Some(&span), "in this host"),
+                    );
+                    Mib(512)
+                }
+            };
+            let arch = merged.arch.clone().unwrap_or_else(|| "amd64".to_string());
+            if arch != "amd64" && arch != "arm64" {
+                let span = self.stack_span(raw);
+                self.error(
+                    Diagnostic::error(
+                        "invalid-value",
+                        format!("host `{}`: unknown architecture `{arch}`", name.get_ref()),
+                    )
+                    .at(Some(&span), "in this host")
+                    .help("use `amd64` or `arm64`"),
+                );
+            }
+            let ssh = merged.ssh.clone().unwrap_or_default();
+            hosts.insert(
+                name.get_ref().clone(),
+                Host {
+                    name: name.get_ref().clone(),
+                    address: merged.address.clone(),
+                    vpn_address: merged.vpn_address.clone(),
+                    ssh_user: ssh.user.unwrap_or_else(|| "root".to_string()),
+                    ssh_port: ssh.port.unwrap_or(22),
+                    ssh_keys: ssh.keys.unwrap_or_default(),
+                    memory,
+                    os_reserve,
+                    cpus: merged.cpus,
+                    arch,
+                    span: Some(self.stack_span(name)),
+                    memory_span: merged.memory.as_ref().map(|m| self.stack_span(m)),
+                },
+            );
+        }
+        if hosts.is_empty() {
+            hosts.insert(
+                "local".to_string(),
+                Host {
+                    name: "local".to_string(),
+                    address: None,
+                    vpn_address: None,
+                    ssh_user: "root".to_string(),
+                    ssh_port: 22,
+                    ssh_keys: Vec::new(),
+                    memory: None,
+                    os_reserve: Mib(512),
+                    cpus: None,
+                    arch: "amd64".to_string(),
+                    span: None,
+                    memory_span: None,
+                },
+            );
+        }
+        hosts
+    }
+
+    pub(super) fn networks(
+        &mut self,
+        extra: &IndexMap<Spanned<String>, Spanned<RawNetwork>>,
+    ) -> IndexMap<String, Network> {
+        let mut networks: IndexMap<String, Network> = STANDARD_NETWORKS
+            .iter()
+            .map(|(name, subnet, internal)| {
+                (
+                    name.to_string(),
+                    Network {
+                        name: name.to_string(),
+                        subnet: subnet.parse().expect("standard subnets are valid"),
+                        internal: *internal,
+                        span: None,
+                    },
+                )
+            })
+            .collect();
+        for (name, raw) in extra {
+            let subnet_text = raw.get_ref().subnet.get_ref();
+            let Ok(subnet) = subnet_text.parse::<Ipv4Net>() else {
+                let span = self.stack_span(&raw.get_ref().subnet);
+                self.error(
+                    Diagnostic::error(
+                        "invalid-value",
+                        format!("`{subnet_text}` is not an IPv4 subnet"),
+                    )
+                    .at(Some(&span), "network subnet")
+                    .help("write e.g. \"172.20.6.0/24\""),
+                );
+                continue;
+            };
+            networks.insert(
+                name.get_ref().clone(),
+                Network {
+                    name: name.get_ref().clone(),
+                    subnet,
+                    internal: raw.get_ref().internal,
+                    span: Some(self.stack_span(name)),
+                },
+            );
+        }
+        networks
+    }
+}
