@@ -167,7 +167,7 @@ wait_subnets() {
 vpai_up_json() { "$vpai" up "$1" --json >"$2"; }
 vpai_cold() { # project -> seconds; from nothing
   local dir="$work/$1/stack"
-  "$vpai" down "$dir" --target local --volumes >/dev/null 2>&1 || true
+  "$vpai" down "$dir" --target local --volumes --yes >/dev/null 2>&1 || true
   rm -rf "/opt/$1"
   wait_subnets
   timed "$work/$1/cold.log" vpai_up_json "$dir" "$work/$1/cold.json"
@@ -238,7 +238,7 @@ t=$(timed "$work/benchvpai/change.log" "$vpai" apply "$stack" --target local --y
 snapshot benchvpai >"$work/after"
 rec vpai_change "$t"
 figure "one-service change" "$t s (recreated: $(recreated "$work/before" "$work/after"))"
-quiet "$vpai" down "$stack" --target local --volumes
+quiet "$vpai" down "$stack" --target local --volumes --yes
 
 # ---------------------------------------------------------------- docker compose
 # The same rendered bundle, deployed by `docker compose up -d --wait` from a project
@@ -354,7 +354,7 @@ line=$(critical_path "$work/benchvpaidef/cold.json")
 read -r crit chain <<<"$line"
 rec vpai_cold_default "$t"
 figure "vpai cold converge" "$t s (critical path $crit s: $chain)"
-quiet "$vpai" down "$work/benchvpaidef/stack" --target local --volumes
+quiet "$vpai" down "$work/benchvpaidef/stack" --target local --volumes --yes
 log "compose: cold converge, default intervals"
 t=$(compose_cold benchcomposedef)
 rec compose_cold_default "$t"

@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use crate::engine::Engine;
 use crate::render::Bundle;
 use crate::stack::Stack;
-use crate::stack::kinds::{Access, Kind};
+use crate::stack::kinds::{Access, Generator, Kind};
 use crate::stack::model::{Route, Service};
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -188,7 +188,7 @@ pub fn derive(stack: &Stack, bundle: &Bundle, host: &str) -> Vec<Check> {
             && let Some(redis) = stack
                 .services
                 .values()
-                .find(|s| s.catalog.as_deref() == Some("redis") && s.host == host_spec.name)
+                .find(|s| s.generates(Generator::RedisConf) && s.host == host_spec.name)
         {
             servers.push((
                 redis.name.clone(),
@@ -309,7 +309,7 @@ fn route_checks(
                     probe,
                 ));
             }
-            if service.catalog.as_deref() == Some("litellm") {
+            if service.generates(Generator::Litellm) {
                 let bearer = rendered_env(bundle, host, service, "LITELLM_MASTER_KEY").map(Bearer);
                 let connect = if route.access == Access::Vpn {
                     &vpn

@@ -118,7 +118,13 @@ pub(super) fn apply_cmd(
     {
         return Ok(ExitCode::FAILURE);
     }
-    let report = rt.block_on(deploy::apply(engine, &ctx, desired, &plan, args.json))?;
+    let report = rt.block_on(deploy::apply(
+        engine,
+        &ctx,
+        desired,
+        &plan,
+        super::progress::progress(args.json),
+    ))?;
     if args.json {
         print_json(&report);
     } else {
@@ -366,7 +372,7 @@ pub(super) fn rollback_cmd(
         &stack.env,
         release,
         list,
-        args.json,
+        super::progress::progress(args.json),
     ))?;
     match outcome {
         deploy::RollbackOutcome::List(releases) => {

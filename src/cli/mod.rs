@@ -12,6 +12,7 @@ mod deploy;
 mod hints;
 mod host;
 mod output;
+mod progress;
 mod secrets;
 mod stack;
 

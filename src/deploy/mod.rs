@@ -2,13 +2,11 @@
 //! load and check the stack, render it, connect to the host's engine, and hand the
 //! engine a plan. Nothing is sent to a daemon before the stack checks clean.
 
-use crate::console::{stderr, stderrln};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diagnostic::Diagnostic;
-use crate::engine::apply::{self, LiveProgress, LogProgress, Progress};
+use crate::engine::apply::{self, Progress};
 use crate::engine::desired::{self, Desired};
 use crate::engine::plan::{self, Plan};
 use crate::engine::target::Target;
@@ -161,28 +159,13 @@ pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<(), Diagnostic> {
     Ok(())
 }
 
-pub fn progress_for(desired: &Desired, json: bool) -> Arc<dyn Progress> {
-    if !json && std::io::stderr().is_terminal() {
-        Arc::new(LiveProgress::new(
-            &desired
-                .containers
-                .iter()
-                .map(|c| c.service.clone())
-                .collect::<Vec<_>>(),
-        ))
-    } else {
-        Arc::new(LogProgress)
-    }
-}
-
 pub async fn apply(
     engine: Engine,
     ctx: &Context,
     desired: Desired,
     plan: &Plan,
-    json: bool,
+    progress: Arc<dyn Progress>,
 ) -> Result<apply::Report, Diagnostic> {
-    let progress = progress_for(&desired, json);
     let provisioning = apply::Provisioning {
         stack: ctx.stack.clone(),
         secrets: ctx.secrets.clone(),
@@ -245,7 +228,7 @@ pub async fn rollback(
     env: &str,
     wanted: Option<&str>,
     list_only: bool,
-    json: bool,
+    progress: Arc<dyn Progress>,
 ) -> Result<RollbackOutcome, Diagnostic> {
     let actual = state::read(&engine, project).await.map_err(error)?;
     let image = actual
@@ -299,16 +282,11 @@ pub async fn rollback(
         )
     })?;
     let plan = plan::compute(&desired, &actual, env);
-    if !json {
-        stderrln!(
-            "rolling back `{project}` to release {} ({}, by {})",
-            target.id,
-            target.at,
-            target.by
-        );
-        stderr!("{}", plan::render_text(&plan));
-    }
-    let progress = progress_for(&desired, json);
+    progress.note(&format!(
+        "rolling back `{project}` to release {} ({}, by {})",
+        target.id, target.at, target.by
+    ));
+    progress.note(&plan::render_text(&plan));
     let report = apply::apply(Arc::new(engine), None, Arc::new(desired), &plan, progress)
         .await
         .map_err(error)?;

@@ -1,5 +1,5 @@
-//! Release records on the host (`/opt/<project>/releases/`), read back through the
-//! engine for `vpai rollback`.
+//! Release records on the host (`/opt/<project>/releases/`): written by every apply,
+//! read back through the engine for `vpai rollback`.
 
 use std::io::Read;
 
@@ -7,8 +7,10 @@ use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::desired::Desired;
-use super::lock::{self, MOUNT};
+use super::desired::{Desired, HostEntry};
+use super::lock;
+use super::lock::MOUNT;
+use super::plan::{Action, Plan};
 use super::{Engine, EngineError};
 use crate::stack::host_root;
 
@@ -21,6 +23,95 @@ pub struct Release {
     pub ok: bool,
     #[serde(skip)]
     pub desired: Option<Desired>,
+}
+#[derive(Serialize)]
+struct ReleaseRecord<'a> {
+    id: &'a str,
+    at: String,
+    by: String,
+    project: &'a str,
+    host: &'a str,
+    env: &'a str,
+    ok: bool,
+    services: Vec<ReleaseService<'a>>,
+}
+
+#[derive(Serialize)]
+struct ReleaseService<'a> {
+    service: &'a str,
+    image: &'a str,
+    hash: &'a str,
+    action: Action,
+    result: &'a str,
+}
+
+/// How one service went, as a release records it.
+pub struct Outcome<'a> {
+    pub service: &'a str,
+    pub action: Action,
+    pub result: &'a str,
+}
+
+/// The files of a release under the project root: `releases/<id>.json` (what was
+/// deployed, when, by whom, how it went) and `releases/<id>.desired.json` (the
+/// desired state, env included, which `vpai rollback` restores); with the id.
+pub fn record(
+    desired: &Desired,
+    plan: &Plan,
+    outcomes: &[Outcome],
+    ok: bool,
+) -> (String, Vec<HostEntry>) {
+    let now = std::time::SystemTime::now();
+    let stamp = humantime::format_rfc3339_millis(now).to_string();
+    let id = stamp
+        .replace([':', '-'], "")
+        .replace('T', "-")
+        .trim_end_matches('Z')
+        .to_string();
+    let holder = lock::Holder::me();
+    let record = ReleaseRecord {
+        id: &id,
+        at: stamp,
+        by: format!("{}@{}", holder.user, holder.machine),
+        project: &desired.project,
+        host: &desired.host,
+        env: &plan.env,
+        ok,
+        services: desired
+            .containers
+            .iter()
+            .map(|c| {
+                let outcome = outcomes.iter().find(|o| o.service == c.service);
+                ReleaseService {
+                    service: &c.service,
+                    image: &c.image,
+                    hash: &c.hash,
+                    action: outcome.map(|o| o.action).unwrap_or(Action::Unchanged),
+                    result: outcome.map(|o| o.result).unwrap_or(""),
+                }
+            })
+            .collect(),
+    };
+    let mut json = serde_json::to_string_pretty(&record).expect("serializes");
+    json.push('\n');
+    let spec = serde_json::to_string(desired).expect("serializes");
+    let entries = vec![
+        HostEntry {
+            path: format!("releases/{id}.json"),
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+            content: Some(json),
+        },
+        HostEntry {
+            path: format!("releases/{id}.desired.json"),
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+            content: Some(spec),
+        },
+    ];
+    (id, entries)
 }
 
 /// Every recorded release, oldest first. `image` must exist on the host (it backs

@@ -10,22 +10,22 @@ use sha2::{Digest, Sha256};
 
 use crate::secrets::SecretValues;
 use crate::stack::Stack;
+use crate::stack::kinds::Generator;
 use crate::stack::model::Service;
 
 pub fn generate(
-    name: &str,
+    generator: Generator,
     stack: &Stack,
     service: &Service,
     secrets: &SecretValues,
 ) -> Result<String, String> {
-    match name {
-        "caddyfile" => Ok(super::caddyfile::render(stack, service)),
-        "postgres-provision" => Ok(postgres_provision(stack, service)),
-        "redis-conf" => redis_conf(stack, service, secrets),
-        "litellm" => Ok(litellm(stack, service)),
-        "grafana-datasources" => Ok(grafana_datasources(stack)),
-        "openclaw-json" => Ok(openclaw_json(stack, service)),
-        other => Err(format!("unknown generator `{other}`")),
+    match generator {
+        Generator::Caddyfile => Ok(super::caddyfile::render(stack, service)),
+        Generator::PostgresProvision => Ok(postgres_provision(stack, service)),
+        Generator::RedisConf => redis_conf(stack, service, secrets),
+        Generator::Litellm => Ok(litellm(stack, service)),
+        Generator::GrafanaDatasources => Ok(grafana_datasources(stack)),
+        Generator::OpenclawJson => Ok(openclaw_json(stack, service)),
     }
 }
 
@@ -57,20 +57,12 @@ pub fn implicit_env(
             value(&db.password_secret),
         );
     }
-    let generators: Vec<&str> = service
-        .files
-        .values()
-        .filter_map(|f| match &f.source {
-            crate::stack::model::FileSource::Generator(g) => Some(g.as_str()),
-            _ => None,
-        })
-        .collect();
-    if generators.contains(&"litellm") {
+    if service.generates(Generator::Litellm) {
         for model in &service.models {
             env.insert(env_name(&model.key), value(&model.key));
         }
     }
-    if generators.contains(&"grafana-datasources")
+    if service.generates(Generator::GrafanaDatasources)
         && let Some(db) = grafana_database(stack)
     {
         env.insert(

@@ -287,7 +287,7 @@ fn file_content(
 ) -> Result<String, String> {
     match source {
         FileSource::Content(c) => Ok(ensure_newline(c.clone())),
-        FileSource::Generator(g) => generators::generate(g, stack, service, secrets),
+        FileSource::Generator(g) => generators::generate(*g, stack, service, secrets),
         FileSource::Template(name) => {
             let text = crate::stack::catalog::template(name)
                 .ok_or_else(|| format!("no catalog template `{name}`"))?;

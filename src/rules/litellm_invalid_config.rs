@@ -4,6 +4,7 @@ use crate::diagnostic::Diagnostic;
 use crate::rules::declare_rule;
 use crate::rules::support;
 use crate::stack::Stack;
+use crate::stack::kinds::Generator;
 
 declare_rule! {
     /// ## What it does
@@ -159,7 +160,7 @@ fn findings(config: &Value) -> Vec<Finding> {
 impl LitellmInvalidConfig {
     fn run(&self, stack: &Stack, out: &mut Vec<Diagnostic>) {
         for service in stack.services.values() {
-            if !support::has_generator(service, "litellm") {
+            if !service.generates(Generator::Litellm) {
                 continue;
             }
             let Some(config) = &service.config else {

@@ -4,6 +4,7 @@ use crate::diagnostic::Diagnostic;
 use crate::rules::declare_rule;
 use crate::rules::support;
 use crate::stack::Stack;
+use crate::stack::kinds::Generator;
 use crate::stack::model::Service;
 
 declare_rule! {
@@ -287,7 +288,7 @@ fn kind(v: &Value) -> &'static str {
 impl OpenclawInvalidConfig {
     fn run(&self, stack: &Stack, out: &mut Vec<Diagnostic>) {
         for service in stack.services.values() {
-            if !support::has_generator(service, "openclaw-json") {
+            if !service.generates(Generator::OpenclawJson) {
                 continue;
             }
             let Some(config) = &service.config else {

@@ -21,14 +21,6 @@ pub fn uid(user: &str) -> Option<u32> {
     user.split(':').next().and_then(|u| u.trim().parse().ok())
 }
 
-/// The service renders its main config file with this generator (and so merges its
-/// `config` table into it).
-pub fn has_generator(service: &Service, generator: &str) -> bool {
-    service.files.values().any(
-        |f| matches!(&f.source, crate::stack::model::FileSource::Generator(g) if g == generator),
-    )
-}
-
 /// Segments of a TOML table header (`[services."a.b".data]` -> services, a.b, data).
 fn header_path(line: &str) -> Option<Vec<String>> {
     let t = line.trim();

@@ -2,6 +2,7 @@ use crate::diagnostic::Diagnostic;
 use crate::rules::declare_rule;
 use crate::rules::support;
 use crate::stack::Stack;
+use crate::stack::kinds::Generator;
 
 declare_rule! {
     /// ## What it does
@@ -37,12 +38,10 @@ impl UnusedConfig {
             let Some(config) = &service.config else {
                 continue;
             };
-            if support::has_generator(service, "litellm")
-                || support::has_generator(service, "openclaw-json")
-            {
+            if service.generates(Generator::Litellm) || service.generates(Generator::OpenclawJson) {
                 continue;
             }
-            let ignored: Vec<String> = if support::has_generator(service, "caddyfile") {
+            let ignored: Vec<String> = if service.generates(Generator::Caddyfile) {
                 config
                     .as_object()
                     .map(|o| o.keys().filter(|k| *k != "local_certs").cloned().collect())
@@ -57,7 +56,7 @@ impl UnusedConfig {
                 continue;
             }
             let span = support::locate_config(stack, service, &[]);
-            let reads = if support::has_generator(service, "caddyfile") {
+            let reads = if service.generates(Generator::Caddyfile) {
                 "the Caddyfile generator reads only `local_certs`"
             } else {
                 "no generated file of this service reads `config`"

@@ -6,6 +6,27 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+/// The config files vpai writes itself, from the whole stack. A catalog entry names
+/// one with `generator = "..."`, and that is what the code knows of a service: Redis
+/// ACL users are provisioned where `redis-conf` is written, LiteLLM is smoke-tested
+/// where `litellm` is, never by the service's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Generator {
+    /// Caddy's Caddyfile: the routes of every service on its host.
+    Caddyfile,
+    /// PostgreSQL's roles, databases and extensions, run on every deploy.
+    PostgresProvision,
+    /// redis.conf with one ACL user per `redis_user` of the other services.
+    RedisConf,
+    /// LiteLLM's config.yaml: models, fallbacks, the service's `config`.
+    Litellm,
+    /// Grafana's datasources: VictoriaMetrics, Loki, the PostgreSQL it reads.
+    GrafanaDatasources,
+    /// OpenClaw's openclaw.json.
+    OpenclawJson,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Charset {

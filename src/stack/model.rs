@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::source::{Sources, Span};
 use crate::stack::backup::{Backup, BackupTime, Retention};
-use crate::stack::kinds::{Access, Charset, Condition, HookKind, Kind, Probe};
+use crate::stack::kinds::{Access, Charset, Condition, Generator, HookKind, Kind, Probe};
 use crate::stack::raw::RawModel;
 use crate::stack::template::Template;
 use crate::units::{Mib, Seconds};
@@ -238,6 +238,14 @@ impl Stack {
 }
 
 impl Service {
+    /// Whether vpai writes one of this service's config files with `generator`:
+    /// what the code knows of a catalog service instead of its name.
+    pub fn generates(&self, generator: Generator) -> bool {
+        self.files
+            .values()
+            .any(|f| matches!(f.source, FileSource::Generator(g) if g == generator))
+    }
+
     pub fn has_healthcheck(&self) -> bool {
         self.health.is_some()
     }
@@ -329,7 +337,7 @@ pub struct ConfigFile {
 
 #[derive(Debug, Clone, Serialize)]
 pub enum FileSource {
-    Generator(String),
+    Generator(Generator),
     Template(String),
     Content(String),
 }

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::kinds::{Access, Charset, Condition, HookKind, Kind, Probe, ScheduleStyle};
+use super::kinds::{Access, Charset, Condition, Generator, HookKind, Kind, Probe, ScheduleStyle};
 
 /// `vpai.toml`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -313,8 +313,8 @@ pub struct RawResources {
 pub struct RawFile {
     /// Path inside the container.
     pub mount: Option<String>,
-    /// Built-in generator (`caddyfile`, `litellm`, `postgres-init`, ...).
-    pub generator: Option<String>,
+    /// Built-in generator (`caddyfile`, `litellm`, `postgres-provision`, ...).
+    pub generator: Option<Generator>,
     /// Embedded catalog template (`templates/NAME`).
     pub template: Option<String>,
     /// Literal content.

@@ -169,7 +169,7 @@ impl Resolver {
         let mut files = IndexMap::new();
         for (file_name, (_, f)) in layers.map(|s| s.files.as_ref()) {
             let source = match (&f.generator, &f.template, &f.content) {
-                (Some(g), None, None) => FileSource::Generator(g.clone()),
+                (Some(g), None, None) => FileSource::Generator(*g),
                 (None, Some(t), None) => FileSource::Template(t.clone()),
                 (None, None, Some(c)) => FileSource::Content(c.clone()),
                 _ => {
