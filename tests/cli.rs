@@ -135,28 +135,17 @@ fn interactive_wizard_through_a_terminal() {
     // `script` gives the wizard a real pseudo-terminal and types the answers.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("wiz");
-    let command = format!(
-        "{} init {} --identity-out {}",
-        env!("CARGO_BIN_EXE_vpai"),
-        dir.display(),
-        tmp.path().join("id.txt").display()
+    let identity = tmp.path().join("id.txt");
+    let (ok, text) = common::on_a_terminal(
+        &[
+            "init",
+            dir.to_str().unwrap(),
+            "--identity-out",
+            identity.to_str().unwrap(),
+        ],
+        "acme\nacme.example\nops@acme.example\nEurope/Paris\ncaddy,postgresql,nocodb\n",
     );
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("`script` (util-linux) runs");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"acme\nacme.example\nops@acme.example\nEurope/Paris\ncaddy,postgresql,nocodb\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    assert!(ok, "{text}");
     assert!(
         text.contains("project name [wiz]:"),
         "the wizard asked: {text}"

@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::{Outcome, root, run, vpai};
 
@@ -205,31 +205,7 @@ fn every_command_takes_the_stack_first_then_what_it_acts_on() {
 
 /// `vpai ARGS` on a pseudo-terminal, answering `answer` to its question.
 fn through_a_terminal(args: &[&str], answer: &str) -> (bool, String) {
-    let command = std::iter::once(env!("CARGO_BIN_EXE_vpai"))
-        .chain(args.iter().copied())
-        .map(|w| shlex::try_quote(w).unwrap().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("`script` (util-linux) runs");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{answer}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    common::on_a_terminal(args, &format!("{answer}\n"))
 }
 
 #[test]

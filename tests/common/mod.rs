@@ -54,6 +54,36 @@ pub fn real_binary(path: PathBuf) -> PathBuf {
     path
 }
 
+/// `vpai ARGS` on a real pseudo-terminal (util-linux `script`), typing `input`:
+/// whether it succeeded, and everything the terminal showed.
+pub fn on_a_terminal(args: &[&str], input: &str) -> (bool, String) {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_vpai"))
+        .chain(args.iter().copied())
+        .map(|w| shlex::try_quote(w).unwrap().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("`script` (util-linux) runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
