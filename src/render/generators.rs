@@ -24,7 +24,7 @@ pub fn generate(
         Generator::PostgresProvision => Ok(postgres_provision(stack, service)),
         Generator::RedisConf => redis_conf(stack, service, secrets),
         Generator::Litellm => Ok(litellm(stack, service)),
-        Generator::GrafanaDatasources => Ok(grafana_datasources(stack)),
+        Generator::GrafanaDatasources => Ok(grafana_datasources(stack, service)),
         Generator::OpenclawJson => Ok(openclaw_json(stack, service)),
     }
 }
@@ -62,13 +62,13 @@ pub fn implicit_env(
             env.insert(env_name(&model.key), value(&model.key));
         }
     }
-    if service.generates(Generator::GrafanaDatasources)
-        && let Some(db) = grafana_database(stack)
-    {
-        env.insert(
-            format!("VPAI_{}", env_name(&db.password_secret)),
-            value(&db.password_secret),
-        );
+    if service.generates(Generator::GrafanaDatasources) {
+        for db in read_databases(stack, service) {
+            env.insert(
+                format!("VPAI_{}", env_name(&db.password_secret)),
+                value(&db.password_secret),
+            );
+        }
     }
     env
 }
@@ -242,14 +242,21 @@ fn litellm(stack: &Stack, service: &Service) -> String {
     )
 }
 
-fn grafana_database(stack: &Stack) -> Option<&crate::stack::model::Database> {
-    stack.databases.iter().find(|d| d.name == "n8n")
+/// The databases `service` reads (`reads_databases`) that the stack has.
+fn read_databases<'a>(
+    stack: &'a Stack,
+    service: &'a Service,
+) -> impl Iterator<Item = &'a crate::stack::model::Database> {
+    service
+        .reads_databases
+        .iter()
+        .filter_map(|name| stack.databases.iter().find(|d| &d.name == name))
 }
 
 /// Grafana datasources (002 §8.4-8.5): the PostgreSQL datasource carries `user`
 /// at the root (Grafana 12 ignores it in `jsonData`), its password only in
 /// `secureJsonData`, read from the environment.
-fn grafana_datasources(stack: &Stack) -> String {
+fn grafana_datasources(stack: &Stack, service: &Service) -> String {
     let mut sources = Vec::new();
     if let Some(vm) = stack.services.get("victoriametrics") {
         sources.push(json!({
@@ -263,7 +270,7 @@ fn grafana_datasources(stack: &Stack) -> String {
             "url": format!("http://loki:{}", loki.port.unwrap_or(3100)), "editable": false,
         }));
     }
-    if let Some(db) = grafana_database(stack) {
+    for db in read_databases(stack, service) {
         sources.push(json!({
             "name": format!("PostgreSQL-{}", db.name), "uid": format!("postgresql-{}", db.name), "type": "postgres",
             "access": "proxy", "url": format!("{}:5432", db.server), "user": db.user, "editable": false,

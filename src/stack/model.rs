@@ -152,6 +152,9 @@ pub struct Service {
     pub data: Vec<DataDir>,
     pub mounts: Vec<Mount>,
     pub databases: Vec<String>,
+    /// Databases of other services this one reads, as the catalog or stack says.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reads_databases: Vec<String>,
     pub redis_user: Option<RedisUser>,
     pub routes: Vec<Route>,
     pub ports: Vec<Port>,

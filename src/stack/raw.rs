@@ -245,6 +245,9 @@ pub struct RawService {
     pub mounts: Option<Vec<RawMount>>,
     /// Databases this service owns on a PostgreSQL server.
     pub databases: Option<Vec<RawDatabase>>,
+    /// Other services' databases this one reads (Grafana's PostgreSQL datasources),
+    /// by database name; one whose owner is disabled is left out.
+    pub reads_databases: Option<Vec<String>>,
     /// Redis ACL user this service connects as.
     pub redis_user: Option<RawRedisUser>,
     /// Subdomain of the primary route (shortcut for `routes[0].subdomain`).

@@ -382,6 +382,10 @@ impl Resolver {
                 })
                 .unwrap_or_default(),
             databases: db_names,
+            reads_databases: layers
+                .value(|s| s.reads_databases.as_ref())
+                .cloned()
+                .unwrap_or_default(),
             redis_user,
             routes,
             ports,

@@ -109,6 +109,37 @@ impl Resolver {
     /// Every template reference must resolve: secrets, databases, exports, routes.
     pub(super) fn check_references(&mut self, stack: &mut Stack) {
         let mut problems = Vec::new();
+        // A database read by name must exist somewhere: in this stack, or owned by a
+        // catalog entry that is not enabled here (then it is left out, not an error).
+        let known: Vec<&str> = stack
+            .databases
+            .iter()
+            .map(|d| d.name.as_str())
+            .chain(catalog::entries().iter().flat_map(|e| {
+                e.service
+                    .databases
+                    .iter()
+                    .flatten()
+                    .map(|d| d.name.as_str())
+            }))
+            .collect();
+        for service in stack.services.values() {
+            for name in &service.reads_databases {
+                if !known.contains(&name.as_str()) {
+                    problems.push(
+                        Diagnostic::error(
+                            "unknown-reference",
+                            format!(
+                                "service `{}` reads database `{name}`, which no service owns",
+                                service.name
+                            ),
+                        )
+                        .at(service.span.as_ref(), "in this service")
+                        .maybe_help(suggest::hint(name, known.iter().copied())),
+                    );
+                }
+            }
+        }
         for service in stack.services.values() {
             let values = service
                 .env
