@@ -423,7 +423,7 @@ pub async fn run(
                 tokio::time::timeout(timeout, probe(&check.probe, engine.as_deref())).await;
             let (passed, detail) = match result {
                 Ok(Ok(detail)) => (true, detail),
-                Ok(Err(detail)) => (false, detail),
+                Ok(Err(failure)) => (false, failure.to_string()),
                 Err(_) => (false, format!("no answer within {}s", timeout.as_secs())),
             };
             (
@@ -445,7 +445,45 @@ pub async fn run(
     outcomes.into_iter().map(|(_, o)| o).collect()
 }
 
-async fn probe(probe: &Probe, engine: Option<&Engine>) -> Result<String, String> {
+/// Why a check failed: what the operator reads beside its name.
+#[derive(Debug, thiserror::Error)]
+enum ProbeFailure {
+    /// The check cannot be made from here (the reason was known when it was built).
+    #[error("{0}")]
+    Impossible(String),
+    #[error("no engine to run the check in")]
+    NoEngine,
+    #[error("cannot resolve {address}: {reason}")]
+    Resolve { address: String, reason: String },
+    #[error("HTTP client: {0}")]
+    Client(String),
+    /// No answer: refused, reset, TLS, with reqwest's causes.
+    #[error("{0}")]
+    Request(String),
+    #[error("HTTP {got}, expected {expected}")]
+    Status { got: u16, expected: u16 },
+    #[error("HTTP {status} but the body is not JSON: {reason}")]
+    NotJson { status: u16, reason: String },
+    #[error("{found} models listed, the stack declares {expected}")]
+    Models { found: usize, expected: usize },
+    #[error("cannot connect to {host}:{port} ({tool} exit {code}{}{output})", if output.is_empty() { "" } else { ": " })]
+    Refused {
+        host: String,
+        port: String,
+        tool: &'static str,
+        code: i64,
+        output: String,
+    },
+    #[error("no tool to test a connection in `{container}` ({} missing)", missing.join(", "))]
+    NoTool {
+        container: String,
+        missing: Vec<&'static str>,
+    },
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+}
+
+async fn probe(probe: &Probe, engine: Option<&Engine>) -> Result<String, ProbeFailure> {
     match probe {
         Probe::Http(http) => http_probe(http).await,
         Probe::Tcp {
@@ -454,23 +492,29 @@ async fn probe(probe: &Probe, engine: Option<&Engine>) -> Result<String, String>
             port,
         } => match engine {
             Some(engine) => tcp_probe(engine, container, host, *port).await,
-            None => Err("no engine to run the check in".to_string()),
+            None => Err(ProbeFailure::NoEngine),
         },
     }
 }
 
-async fn http_probe(p: &HttpProbe) -> Result<String, String> {
+async fn http_probe(p: &HttpProbe) -> Result<String, ProbeFailure> {
     let (address, port) = match &p.connect {
         Connect::At(address, port) => (address, *port),
-        Connect::Impossible(why) => return Err(why.clone()),
+        Connect::Impossible(why) => return Err(ProbeFailure::Impossible(why.clone())),
     };
     let ip = match address.parse::<IpAddr>() {
         Ok(ip) => ip,
         Err(_) => tokio::net::lookup_host((address.as_str(), port))
             .await
-            .map_err(|e| format!("cannot resolve {address}: {e}"))?
+            .map_err(|e| ProbeFailure::Resolve {
+                address: address.clone(),
+                reason: e.to_string(),
+            })?
             .next()
-            .ok_or_else(|| format!("{address} has no address"))?
+            .ok_or_else(|| ProbeFailure::Resolve {
+                address: address.clone(),
+                reason: "no address".to_string(),
+            })?
             .ip(),
     };
     let client = reqwest::Client::builder()
@@ -478,12 +522,15 @@ async fn http_probe(p: &HttpProbe) -> Result<String, String> {
         .tls_danger_accept_invalid_certs(!p.verify_tls)
         .resolve(&p.site, SocketAddr::new(ip, port))
         .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
+        .map_err(|e| ProbeFailure::Client(e.to_string()))?;
     let mut request = client.get(&p.url);
     if let Some(Bearer(token)) = &p.bearer {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.map_err(|e| describe(&e))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ProbeFailure::Request(describe(&e)))?;
     let status = response.status().as_u16();
     let status_ok = if p.any_below_500 {
         status < 500
@@ -491,15 +538,19 @@ async fn http_probe(p: &HttpProbe) -> Result<String, String> {
         status == p.status
     };
     if !status_ok {
-        return Err(format!("HTTP {status}, expected {}", p.status));
+        return Err(ProbeFailure::Status {
+            got: status,
+            expected: p.status,
+        });
     }
     match p.count {
         None => Ok(format!("HTTP {status}")),
         Some(expected) => {
-            let body: serde_json::Value = response
-                .json()
-                .await
-                .map_err(|e| format!("HTTP {status} but the body is not JSON: {e}"))?;
+            let body: serde_json::Value =
+                response.json().await.map_err(|e| ProbeFailure::NotJson {
+                    status,
+                    reason: e.to_string(),
+                })?;
             let found = body
                 .get("data")
                 .and_then(|d| d.as_array())
@@ -507,9 +558,7 @@ async fn http_probe(p: &HttpProbe) -> Result<String, String> {
             if found == expected {
                 Ok(format!("HTTP {status}, {found} models"))
             } else {
-                Err(format!(
-                    "{found} models listed, the stack declares {expected}"
-                ))
+                Err(ProbeFailure::Models { found, expected })
             }
         }
     }
@@ -534,7 +583,7 @@ async fn tcp_probe(
     container: &str,
     host: &str,
     port: u16,
-) -> Result<String, String> {
+) -> Result<String, ProbeFailure> {
     let port = port.to_string();
     let attempts: [(&str, Vec<&str>); 3] = [
         (
@@ -560,18 +609,20 @@ async fn tcp_probe(
             // 126/127: the tool is not in this image; try the next one.
             Ok((126 | 127, _)) => missing.push(tool),
             Ok((code, out)) => {
-                let out = out.trim();
-                return Err(format!(
-                    "cannot connect to {host}:{port} ({tool} exit {code}{}{out})",
-                    if out.is_empty() { "" } else { ": " }
-                ));
+                return Err(ProbeFailure::Refused {
+                    host: host.to_string(),
+                    port: port.clone(),
+                    tool,
+                    code,
+                    output: out.trim().to_string(),
+                });
             }
             Err(e) if e.to_string().contains("executable file not found") => missing.push(tool),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
     }
-    Err(format!(
-        "no tool to test a connection in `{container}` ({} missing)",
-        missing.join(", ")
-    ))
+    Err(ProbeFailure::NoTool {
+        container: container.to_string(),
+        missing,
+    })
 }

@@ -9,6 +9,19 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize)]
 pub struct Mib(pub u64);
 
+/// A size or a duration vpai cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error("`{0}` is not a memory size; write e.g. \"512M\" or \"4G\"")]
+    NotAMemorySize(String),
+    #[error("`{0}` has no unit vpai accepts; write e.g. \"512M\" or \"4G\"")]
+    UnknownMemoryUnit(String),
+    #[error("`{0}` is not a duration; write e.g. \"30s\" or \"2m\"")]
+    NotADuration(String),
+    #[error("`{0}` has an unknown unit; use s, m or h")]
+    UnknownTimeUnit(String),
+}
+
 /// `"512M"` -> `(512, "M")`; `None` when it does not start with a number.
 fn number_and_unit(text: &str) -> Option<(u64, &str)> {
     let t = text.trim();
@@ -18,19 +31,14 @@ fn number_and_unit(text: &str) -> Option<(u64, &str)> {
 }
 
 impl Mib {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (n, unit) = number_and_unit(text).ok_or_else(|| {
-            format!("`{text}` is not a memory size; write e.g. \"512M\" or \"4G\"")
-        })?;
+    pub fn parse(text: &str) -> Result<Self, UnitError> {
+        let (n, unit) =
+            number_and_unit(text).ok_or_else(|| UnitError::NotAMemorySize(text.to_string()))?;
         let mib = match unit {
             "M" | "m" | "MB" | "MiB" | "Mi" => n,
             "G" | "g" | "GB" | "GiB" | "Gi" => n * 1024,
             "T" | "TB" | "TiB" | "Ti" => n * 1024 * 1024,
-            _ => {
-                return Err(format!(
-                    "`{text}` has no unit vpai accepts; write e.g. \"512M\" or \"4G\""
-                ));
-            }
+            _ => return Err(UnitError::UnknownMemoryUnit(text.to_string())),
         };
         Ok(Mib(mib))
     }
@@ -51,14 +59,14 @@ impl fmt::Display for Mib {
 pub struct Seconds(pub u64);
 
 impl Seconds {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (n, unit) = number_and_unit(text)
-            .ok_or_else(|| format!("`{text}` is not a duration; write e.g. \"30s\" or \"2m\""))?;
+    pub fn parse(text: &str) -> Result<Self, UnitError> {
+        let (n, unit) =
+            number_and_unit(text).ok_or_else(|| UnitError::NotADuration(text.to_string()))?;
         let secs = match unit {
             "s" | "" => n,
             "m" => n * 60,
             "h" => n * 3600,
-            _ => return Err(format!("`{text}` has an unknown unit; use s, m or h")),
+            _ => return Err(UnitError::UnknownTimeUnit(text.to_string())),
         };
         Ok(Seconds(secs))
     }

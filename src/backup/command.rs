@@ -55,8 +55,7 @@ impl Session {
                 "add `[backup] repository = \"/srv/backups\"` (or sftp:..., s3:...) to vpai.toml",
             )
         })?;
-        let env = ResticEnv::new(&backup.repository, &ctx.secrets)
-            .map_err(|e| Diagnostic::error("missing-secret", e).help("run `vpai secrets sync`"))?;
+        let env = ResticEnv::new(&backup.repository, &ctx.secrets)?;
         let project = stack.project.name.clone();
         Ok(Session {
             engine,
@@ -91,8 +90,7 @@ impl Session {
                 format!("{} is not a backup plan: {e}", path.display()),
             )
         })?;
-        let env = ResticEnv::from_process(&plan.repository)
-            .map_err(|e| Diagnostic::error("missing-secret", e))?;
+        let env = ResticEnv::from_process(&plan.repository)?;
         Ok(Session {
             engine,
             staging_root: staging
@@ -125,9 +123,7 @@ impl Session {
 
     /// The runner, with an image of the project's for the `files` jobs' copies.
     pub async fn runner(&self) -> Result<Runner<'_>, Diagnostic> {
-        let containers = state::project_containers(&self.engine, &self.project)
-            .await
-            .map_err(crate::deploy::error)?;
+        let containers = state::project_containers(&self.engine, &self.project).await?;
         let helper_image = containers
             .iter()
             .find_map(|c| c.image.clone())
@@ -157,9 +153,7 @@ impl Session {
     ) -> Result<(Runner<'_>, &BackupJob, Snapshot), Diagnostic> {
         let job = self.job(job)?;
         let runner = self.runner().await?;
-        let chosen = runner
-            .snapshot(job, snapshot)
-            .map_err(|e| Diagnostic::error("snapshot", e))?;
+        let chosen = runner.snapshot(job, snapshot)?;
         Ok((runner, job, chosen))
     }
 

@@ -387,6 +387,6 @@ mod tests {
     fn a_missing_secret_is_named() {
         let repository = Repository::parse("/srv/restic").unwrap();
         let error = ResticEnv::new(&repository, &SecretValues::default()).unwrap_err();
-        assert_eq!(error, "secret `restic_password` has no value");
+        assert_eq!(error.to_string(), "secret `restic_password` has no value");
     }
 }

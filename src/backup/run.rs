@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::backup::hooks::Step;
-use crate::backup::restic::{Restic, Snapshot};
+use crate::backup::restic::{Restic, ResticError, Snapshot};
+use crate::diagnostic::Diagnostic;
 use crate::engine::lock::MOUNT;
-use crate::engine::{Engine, provision, transfer};
+use crate::engine::{Engine, EngineError, provision, transfer};
 use crate::stack::backup::{BackupJob, Hook};
 use crate::stack::host_root;
 use crate::stack::model::container_name;
@@ -59,8 +60,99 @@ pub struct DrillReport {
     pub seconds: f64,
 }
 
-fn engine_error(e: crate::engine::EngineError) -> String {
-    e.to_string()
+/// Why a backup, a restore or a drill stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Restic(#[from] ResticError),
+    /// A file or directory on the machine that runs vpai.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Local {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A hook's command inside the service's container.
+    #[error("`{command}` exited {code}{}{tail}", if tail.is_empty() { "" } else { ":\n" })]
+    Exited {
+        command: String,
+        code: i64,
+        /// The last lines of its output.
+        tail: String,
+    },
+    #[error("`{trigger}` did not finish within {seconds}s")]
+    Timeout { trigger: String, seconds: u64 },
+    #[error("job `{job}` names no service")]
+    NoService { job: String },
+    #[error("no snapshot `{wanted}` of job `{job}`")]
+    UnknownSnapshot { job: String, wanted: String },
+    #[error("job `{job}` has no snapshot yet")]
+    NoSnapshotYet { job: String },
+    /// A snapshot without what its job writes.
+    #[error("snapshot {snapshot} {missing}")]
+    Incomplete { snapshot: String, missing: String },
+    /// A job whose restore or drill vpai does not do; its files stay in the snapshot.
+    #[error("{what} of a `{kind}` job is not built yet")]
+    NotBuilt {
+        what: &'static str,
+        kind: String,
+        snapshot: String,
+    },
+    #[error("`{job}` holds what vpai renders: re-apply the stack instead")]
+    Rendered { job: String, snapshot: String },
+    /// A container that did not do or answer what the step expects.
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+impl From<BackupError> for Diagnostic {
+    fn from(e: BackupError) -> Diagnostic {
+        let message = e.to_string();
+        match e {
+            BackupError::Engine(e) => e.into(),
+            BackupError::Restic(ResticError { hint, .. }) => {
+                Diagnostic::error("restic", message).maybe_help(hint)
+            }
+            BackupError::UnknownSnapshot { job, .. } => {
+                Diagnostic::error("unknown-snapshot", message)
+                    .help(format!("`vpai backup list --job {job}` lists them"))
+            }
+            BackupError::NoSnapshotYet { job } => Diagnostic::error("no-snapshot", message)
+                .help(format!("take one with `vpai backup run --job {job}`")),
+            BackupError::NotBuilt { snapshot, .. } => {
+                Diagnostic::error("not-built", message).help(format!(
+                    "its files are in snapshot {snapshot}: `restic restore {snapshot} --target DIR`"
+                ))
+            }
+            BackupError::Rendered { snapshot, .. } => Diagnostic::error("not-data", message).note(
+                format!("snapshot {snapshot} keeps those files for reference"),
+            ),
+            _ => Diagnostic::error("backup", message),
+        }
+    }
+}
+
+impl BackupError {
+    /// One line for a job's report, with restic's hint when it gave one.
+    fn report(&self) -> String {
+        match self {
+            BackupError::Restic(ResticError {
+                hint: Some(hint), ..
+            }) => format!("{self} ({hint})"),
+            _ => self.to_string(),
+        }
+    }
+}
+
+fn local(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BackupError {
+    let path = path.to_path_buf();
+    move |source| BackupError::Local {
+        action,
+        path,
+        source,
+    }
 }
 
 impl Runner<'_> {
@@ -84,7 +176,7 @@ impl Runner<'_> {
         };
         let result = self.run_inner(job, time, &mut report).await;
         report.ok = result.is_ok();
-        report.error = result.err();
+        report.error = result.err().map(|e| e.report());
         report.seconds = started.elapsed().as_secs_f64();
         report
     }
@@ -94,20 +186,20 @@ impl Runner<'_> {
         job: &BackupJob,
         time: Option<&str>,
         report: &mut JobReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), BackupError> {
         let staging = self.staging(job);
         if staging.exists() {
-            std::fs::remove_dir_all(&staging)
-                .map_err(|e| format!("cannot empty {}: {e}", staging.display()))?;
+            std::fs::remove_dir_all(&staging).map_err(local("empty", &staging))?;
         }
-        std::fs::create_dir_all(&staging)
-            .map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
+        std::fs::create_dir_all(&staging).map_err(local("create", &staging))?;
         match &job.hook {
             Hook::Files { paths } => self.stage_files(paths, &staging).await?,
             _ => {
-                let container = job
-                    .container(self.project)
-                    .ok_or_else(|| format!("job `{}` names no service", job.name))?;
+                let container =
+                    job.container(self.project)
+                        .ok_or_else(|| BackupError::NoService {
+                            job: job.name.clone(),
+                        })?;
                 for step in job.steps() {
                     self.step(&container, &step, &staging).await?;
                 }
@@ -119,31 +211,25 @@ impl Runner<'_> {
         let snapshot = tokio::task::block_in_place(|| {
             restic.init()?;
             restic.backup(&[staging.as_path()], &labels, time)
-        })
-        .map_err(|e| restic_message(&e))?;
+        })?;
         report.snapshot = Some(snapshot);
-        let forgotten = tokio::task::block_in_place(|| restic.forget(&labels, &job.retention))
-            .map_err(|e| restic_message(&e))?;
+        let forgotten = tokio::task::block_in_place(|| restic.forget(&labels, &job.retention))?;
         report.kept = forgotten.kept.len();
         report.removed = forgotten.removed.len();
         Ok(())
     }
 
-    async fn step(&self, container: &str, step: &Step, staging: &Path) -> Result<(), String> {
+    async fn step(&self, container: &str, step: &Step, staging: &Path) -> Result<(), BackupError> {
         let engine = self.engine;
         match step {
             Step::Capture { command, file } => {
                 let (code, stderr) =
-                    transfer::exec_to_file(engine, container, command, &staging.join(file))
-                        .await
-                        .map_err(engine_error)?;
+                    transfer::exec_to_file(engine, container, command, &staging.join(file)).await?;
                 check_exit(command, code, &stderr)
             }
             Step::Run { command } => {
                 let args: Vec<&str> = command.iter().map(String::as_str).collect();
-                let (code, out) = provision::exec(engine, container, &args, None)
-                    .await
-                    .map_err(engine_error)?;
+                let (code, out) = provision::exec(engine, container, &args, None).await?;
                 check_exit(command, code, &out)
             }
             Step::TriggerAndWait {
@@ -155,11 +241,9 @@ impl Runner<'_> {
                     let args: Vec<String> = cmd.to_vec();
                     async move {
                         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                        let (code, out) = provision::exec(engine, container, &args, None)
-                            .await
-                            .map_err(engine_error)?;
+                        let (code, out) = provision::exec(engine, container, &args, None).await?;
                         check_exit(&args, code, &out)?;
-                        Ok::<String, String>(out.trim().to_string())
+                        Ok::<String, BackupError>(out.trim().to_string())
                     }
                 };
                 let before = run(probe).await?;
@@ -167,19 +251,17 @@ impl Runner<'_> {
                 let deadline = Instant::now() + Duration::from_secs(*timeout_secs);
                 while run(probe).await? == before {
                     if Instant::now() > deadline {
-                        return Err(format!(
-                            "`{}` did not finish within {timeout_secs}s",
-                            trigger.join(" ")
-                        ));
+                        return Err(BackupError::Timeout {
+                            trigger: trigger.join(" "),
+                            seconds: *timeout_secs,
+                        });
                     }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Ok(())
             }
             Step::CopyOut { path, to } => {
-                let tar = transfer::copy_out(engine, container, path)
-                    .await
-                    .map_err(engine_error)?;
+                let tar = transfer::copy_out(engine, container, path).await?;
                 unpack_as(&tar, path, &staging.join(to))
             }
         }
@@ -188,7 +270,7 @@ impl Runner<'_> {
     /// A never-started container with the host's project root bind-mounted at
     /// [`MOUNT`], as the deploy lock has it: what data directories are copied
     /// through. Its name; the caller removes it.
-    async fn files_helper(&self) -> Result<String, String> {
+    async fn files_helper(&self) -> Result<String, BackupError> {
         let helper = format!("vpai-backup-{}", self.project);
         transfer::create_with_bind(
             self.engine,
@@ -197,37 +279,35 @@ impl Runner<'_> {
             &host_root(self.project),
             MOUNT,
         )
-        .await
-        .map_err(engine_error)?;
+        .await?;
         Ok(helper)
     }
 
     /// `files` jobs: directories of the host's project root, copied out through
     /// [`Self::files_helper`].
-    async fn stage_files(&self, paths: &[String], staging: &Path) -> Result<(), String> {
+    async fn stage_files(&self, paths: &[String], staging: &Path) -> Result<(), BackupError> {
         let helper = self.files_helper().await?;
         let mut result = Ok(());
         for path in paths {
             let copied = transfer::copy_out(self.engine, &helper, &format!("{MOUNT}/{path}")).await;
             result = match copied {
                 Ok(tar) => unpack_as(&tar, path, &staging.join(path)),
-                Err(e) => Err(format!("cannot read {path} on the host: {e}")),
+                Err(e) => Err(BackupError::Unexpected(format!(
+                    "cannot read {path} on the host: {e}"
+                ))),
             };
             if result.is_err() {
                 break;
             }
         }
-        transfer::remove(self.engine, &helper)
-            .await
-            .map_err(engine_error)?;
+        transfer::remove(self.engine, &helper).await?;
         result
     }
 
     /// The job's newest snapshot, or the one named (an id or its short form).
-    pub fn snapshot(&self, job: &BackupJob, wanted: Option<&str>) -> Result<Snapshot, String> {
+    pub fn snapshot(&self, job: &BackupJob, wanted: Option<&str>) -> Result<Snapshot, BackupError> {
         let labels = job.labels(self.project, self.env);
-        let snapshots = tokio::task::block_in_place(|| self.restic.snapshots(Some(&labels)))
-            .map_err(|e| restic_message(&e))?;
+        let snapshots = tokio::task::block_in_place(|| self.restic.snapshots(Some(&labels)))?;
         let found = match wanted {
             Some(id) => snapshots
                 .into_iter()
@@ -235,24 +315,28 @@ impl Runner<'_> {
             None => snapshots.into_iter().last(),
         };
         found.ok_or_else(|| match wanted {
-            Some(id) => format!("no snapshot `{id}` of job `{}`", job.name),
-            None => format!(
-                "job `{}` has no snapshot yet: run `vpai backup run --job {}` first",
-                job.name, job.name
-            ),
+            Some(id) => BackupError::UnknownSnapshot {
+                job: job.name.clone(),
+                wanted: id.to_string(),
+            },
+            None => BackupError::NoSnapshotYet {
+                job: job.name.clone(),
+            },
         })
     }
 
     /// The snapshot's files, restored under a temporary directory; returns that
     /// directory (kept alive by the caller) and the job's staged directory inside.
-    fn fetch(&self, snapshot: &Snapshot) -> Result<(tempfile::TempDir, PathBuf), String> {
-        let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-        tokio::task::block_in_place(|| self.restic.restore(&snapshot.id, scratch.path(), &[]))
-            .map_err(|e| restic_message(&e))?;
+    fn fetch(&self, snapshot: &Snapshot) -> Result<(tempfile::TempDir, PathBuf), BackupError> {
+        let scratch = tempfile::tempdir().map_err(local("create", &std::env::temp_dir()))?;
+        tokio::task::block_in_place(|| self.restic.restore(&snapshot.id, scratch.path(), &[]))?;
         let path = snapshot
             .paths
             .first()
-            .ok_or_else(|| format!("snapshot {} holds no path", snapshot.short_id))?;
+            .ok_or_else(|| BackupError::Incomplete {
+                snapshot: snapshot.short_id.clone(),
+                missing: "holds no path".to_string(),
+            })?;
         let inside = scratch.path().join(path.trim_start_matches('/'));
         Ok((scratch, inside))
     }
@@ -265,12 +349,12 @@ impl Runner<'_> {
         &self,
         job: &BackupJob,
         snapshot: &Snapshot,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, BackupError> {
         let Some(service) = &job.service else {
-            return Err(format!(
-                "`{}` holds what vpai renders: re-apply the stack instead (snapshot {} keeps them for reference)",
-                job.name, snapshot.short_id
-            ));
+            return Err(BackupError::Rendered {
+                job: job.name.clone(),
+                snapshot: snapshot.short_id.clone(),
+            });
         };
         let container = container_name(self.project, service);
         let (_scratch, staged) = self.fetch(snapshot)?;
@@ -281,12 +365,11 @@ impl Runner<'_> {
             }
             Hook::RedisRdb => self.restore_redis(&container, &staged).await,
             Hook::Files { paths } => self.restore_files(&container, paths, &staged).await,
-            other => Err(format!(
-                "restoring a `{:?}` job is not built yet: its files are in snapshot {} (`restic restore {}`)",
-                other.kind(),
-                snapshot.short_id,
-                snapshot.short_id
-            )),
+            other => Err(BackupError::NotBuilt {
+                what: "restoring",
+                kind: format!("{:?}", other.kind()),
+                snapshot: snapshot.short_id.clone(),
+            }),
         }
     }
 
@@ -298,7 +381,7 @@ impl Runner<'_> {
         container: &str,
         paths: &[String],
         staged: &Path,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, BackupError> {
         let mut archives = Vec::new();
         for path in paths {
             let source = staged.join(path);
@@ -309,20 +392,18 @@ impl Runner<'_> {
             let mut builder = tar::Builder::new(Vec::new());
             builder
                 .append_dir_all(name, &source)
-                .map_err(|e| format!("the snapshot has no {path}: {e}"))?;
-            let tar = builder.into_inner().map_err(|e| e.to_string())?;
+                .map_err(local("read", &source))?;
+            let tar = builder.into_inner().map_err(local("read", &source))?;
             archives.push((path, parent, tar));
         }
         let helper = self.files_helper().await?;
-        transfer::stop(self.engine, container)
-            .await
-            .map_err(engine_error)?;
+        transfer::stop(self.engine, container).await?;
         let mut done = Vec::new();
         let mut result = Ok(());
         for (path, parent, tar) in archives {
             result = transfer::copy_in(self.engine, &helper, &format!("{MOUNT}{parent}"), tar)
                 .await
-                .map_err(engine_error);
+                .map_err(BackupError::from);
             if result.is_err() {
                 break;
             }
@@ -330,11 +411,9 @@ impl Runner<'_> {
         }
         // The service comes back whatever happened to the copy.
         let started = transfer::start(self.engine, container).await;
-        transfer::remove(self.engine, &helper)
-            .await
-            .map_err(engine_error)?;
+        transfer::remove(self.engine, &helper).await?;
         result?;
-        started.map_err(engine_error)?;
+        started.map_err(BackupError::from)?;
         Ok(done)
     }
 
@@ -344,12 +423,12 @@ impl Runner<'_> {
         databases: &[String],
         staged: &Path,
         drop_first: bool,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, BackupError> {
         let mut done = Vec::new();
         let globals = staged.join("globals.sql");
         if globals.exists() {
             // Roles that exist already make `CREATE ROLE` fail: expected, not fatal.
-            let sql = std::fs::read(&globals).map_err(|e| e.to_string())?;
+            let sql = std::fs::read(&globals).map_err(local("read", &globals))?;
             provision::exec(
                 self.engine,
                 container,
@@ -361,13 +440,15 @@ impl Runner<'_> {
                 ],
                 Some(&sql),
             )
-            .await
-            .map_err(engine_error)?;
+            .await?;
         }
         for db in databases {
             let dump = staged.join(format!("{db}.dump"));
             let Ok(bytes) = std::fs::read(&dump) else {
-                return Err(format!("the snapshot has no dump of `{db}`"));
+                return Err(BackupError::Incomplete {
+                    snapshot: staged.display().to_string(),
+                    missing: format!("has no dump of `{db}`"),
+                });
             };
             if drop_first {
                 let drop = [
@@ -377,9 +458,7 @@ impl Runner<'_> {
                     "--force",
                     db.as_str(),
                 ];
-                let (code, out) = provision::exec(self.engine, container, &drop, None)
-                    .await
-                    .map_err(engine_error)?;
+                let (code, out) = provision::exec(self.engine, container, &drop, None).await?;
                 check_exit(&drop, code, &out)?;
             }
             let restore = [
@@ -389,18 +468,20 @@ impl Runner<'_> {
                 "--exit-on-error",
                 "--dbname=postgres",
             ];
-            let (code, out) = provision::exec(self.engine, container, &restore, Some(&bytes))
-                .await
-                .map_err(engine_error)?;
+            let (code, out) =
+                provision::exec(self.engine, container, &restore, Some(&bytes)).await?;
             check_exit(&restore, code, &out)?;
             done.push(format!("database `{db}` restored"));
         }
         Ok(done)
     }
 
-    async fn restore_redis(&self, container: &str, staged: &Path) -> Result<Vec<String>, String> {
-        let rdb = staged.join("dump.rdb");
-        let bytes = std::fs::read(&rdb).map_err(|_| "the snapshot has no dump.rdb".to_string())?;
+    async fn restore_redis(
+        &self,
+        container: &str,
+        staged: &Path,
+    ) -> Result<Vec<String>, BackupError> {
+        let bytes = read_rdb(staged)?;
         let engine = self.engine;
         let (uid, gid) = self.data_owner(container).await?;
         // Stop appending and set the AOF aside first: on start Redis prefers the
@@ -417,9 +498,7 @@ impl Runner<'_> {
             ],
             vec!["redis-cli", "-h", "127.0.0.1", "CONFIG", "SET", "save", ""],
         ] {
-            let (code, out) = provision::exec(engine, container, &cmd, None)
-                .await
-                .map_err(engine_error)?;
+            let (code, out) = provision::exec(engine, container, &cmd, None).await?;
             check_exit(&cmd, code, &out)?;
         }
         let set_aside = [
@@ -427,24 +506,17 @@ impl Runner<'_> {
             "-c",
             "rm -rf /data/appendonlydir.vpai-restore && if [ -d /data/appendonlydir ]; then mv /data/appendonlydir /data/appendonlydir.vpai-restore; fi",
         ];
-        let (code, out) = provision::exec(engine, container, &set_aside, None)
-            .await
-            .map_err(engine_error)?;
+        let (code, out) = provision::exec(engine, container, &set_aside, None).await?;
         check_exit(&set_aside, code, &out)?;
-        transfer::stop(engine, container)
-            .await
-            .map_err(engine_error)?;
+        transfer::stop(engine, container).await?;
         transfer::copy_in(
             engine,
             container,
             "/data",
             redis_restore_tar(&bytes, uid, gid),
         )
-        .await
-        .map_err(engine_error)?;
-        transfer::start(engine, container)
-            .await
-            .map_err(engine_error)?;
+        .await?;
+        transfer::start(engine, container).await?;
         Ok(vec![format!(
             "redis data restored ({} bytes of RDB); the previous AOF is kept in /data/appendonlydir.vpai-restore",
             bytes.len()
@@ -454,16 +526,23 @@ impl Runner<'_> {
     /// Restore the snapshot into a scratch container and check what came back,
     /// without touching production: PostgreSQL dumps are restored and every table
     /// counted; a Redis RDB is loaded and its keys counted.
-    pub async fn drill(&self, job: &BackupJob, snapshot: &Snapshot) -> Result<DrillReport, String> {
+    pub async fn drill(
+        &self,
+        job: &BackupJob,
+        snapshot: &Snapshot,
+    ) -> Result<DrillReport, BackupError> {
         let started = Instant::now();
         let production = job
             .container(self.project)
-            .ok_or_else(|| format!("job `{}` has no service to drill", job.name))?;
+            .ok_or_else(|| BackupError::NoService {
+                job: job.name.clone(),
+            })?;
         if !matches!(job.hook, Hook::PgDump { .. } | Hook::RedisRdb) {
-            return Err(format!(
-                "a drill of a `{:?}` job is not built yet (PostgreSQL and Redis are)",
-                job.hook.kind()
-            ));
+            return Err(BackupError::NotBuilt {
+                what: "a drill",
+                kind: format!("{:?}", job.hook.kind()),
+                snapshot: snapshot.short_id.clone(),
+            });
         }
         let (_scratch, staged) = self.fetch(snapshot)?;
         let owner = match job.hook {
@@ -471,25 +550,19 @@ impl Runner<'_> {
             _ => None,
         };
         let drill = format!("vpai-drill-{}-{}", self.project, job.name);
-        transfer::create_drill(self.engine, &production, &drill)
-            .await
-            .map_err(engine_error)?;
-        let result: Result<Vec<Found>, String> = async {
+        transfer::create_drill(self.engine, &production, &drill).await?;
+        let result: Result<Vec<Found>, BackupError> = async {
             if let Some((uid, gid)) = owner {
-                let rdb = std::fs::read(staged.join("dump.rdb"))
-                    .map_err(|_| "the snapshot has no dump.rdb".to_string())?;
+                let rdb = read_rdb(&staged)?;
                 transfer::copy_in(
                     self.engine,
                     &drill,
                     "/data",
                     redis_restore_tar(&rdb, uid, gid),
                 )
-                .await
-                .map_err(engine_error)?;
+                .await?;
             }
-            transfer::start(self.engine, &drill)
-                .await
-                .map_err(engine_error)?;
+            transfer::start(self.engine, &drill).await?;
             self.wait_healthy(&drill, Duration::from_secs(120)).await?;
             match &job.hook {
                 Hook::PgDump { databases } => {
@@ -503,14 +576,11 @@ impl Runner<'_> {
                 }
                 _ => {
                     let cmd = ["redis-cli", "-h", "127.0.0.1", "DBSIZE"];
-                    let (code, out) = provision::exec(self.engine, &drill, &cmd, None)
-                        .await
-                        .map_err(engine_error)?;
+                    let (code, out) = provision::exec(self.engine, &drill, &cmd, None).await?;
                     check_exit(&cmd, code, &out)?;
-                    let keys = out
-                        .trim()
-                        .parse()
-                        .map_err(|_| format!("DBSIZE answered `{}`", out.trim()))?;
+                    let keys = out.trim().parse().map_err(|_| {
+                        BackupError::Unexpected(format!("DBSIZE answered `{}`", out.trim()))
+                    })?;
                     Ok(vec![(
                         "redis".to_string(),
                         vec![("keys".to_string(), keys)],
@@ -519,9 +589,7 @@ impl Runner<'_> {
             }
         }
         .await;
-        transfer::remove(self.engine, &drill)
-            .await
-            .map_err(engine_error)?;
+        transfer::remove(self.engine, &drill).await?;
         Ok(DrillReport {
             job: job.name.clone(),
             snapshot: snapshot.short_id.clone(),
@@ -532,34 +600,34 @@ impl Runner<'_> {
 
     /// The owner of `/data` in a running Redis container: restored files must be
     /// the server's user's.
-    async fn data_owner(&self, container: &str) -> Result<(u64, u64), String> {
+    async fn data_owner(&self, container: &str) -> Result<(u64, u64), BackupError> {
         let owner = ["stat", "-c", "%u %g", "/data"];
-        let (code, out) = provision::exec(self.engine, container, &owner, None)
-            .await
-            .map_err(engine_error)?;
+        let (code, out) = provision::exec(self.engine, container, &owner, None).await?;
         check_exit(&owner, code, &out)?;
         out.trim()
             .split_once(' ')
             .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
-            .ok_or_else(|| format!("cannot read the owner of /data: {out}"))
+            .ok_or_else(|| {
+                BackupError::Unexpected(format!("cannot read the owner of /data: {out}"))
+            })
     }
 
-    async fn wait_healthy(&self, container: &str, limit: Duration) -> Result<(), String> {
+    async fn wait_healthy(&self, container: &str, limit: Duration) -> Result<(), BackupError> {
         let deadline = Instant::now() + limit;
         loop {
-            let health = transfer::health(self.engine, container)
-                .await
-                .map_err(engine_error)?;
+            let health = transfer::health(self.engine, container).await?;
             match health.as_str() {
                 "healthy" => return Ok(()),
                 "unhealthy" | "exited" | "dead" => {
-                    return Err(format!("the drill container is {health}"));
+                    return Err(BackupError::Unexpected(format!(
+                        "the drill container is {health}"
+                    )));
                 }
                 _ if Instant::now() > deadline => {
-                    return Err(format!(
+                    return Err(BackupError::Unexpected(format!(
                         "the drill container is not healthy after {}s",
                         limit.as_secs()
-                    ));
+                    )));
                 }
                 _ => tokio::time::sleep(Duration::from_millis(300)).await,
             }
@@ -567,7 +635,11 @@ impl Runner<'_> {
     }
 
     /// Exact row counts of every table of `db` (not the planner's estimates).
-    async fn row_counts(&self, container: &str, db: &str) -> Result<Vec<(String, u64)>, String> {
+    async fn row_counts(
+        &self,
+        container: &str,
+        db: &str,
+    ) -> Result<Vec<(String, u64)>, BackupError> {
         let query = "SELECT format('SELECT %L, count(*) FROM %I.%I', schemaname || '.' || tablename, schemaname, tablename) \
                      FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') \
                      ORDER BY schemaname, tablename \\gexec\n";
@@ -581,9 +653,8 @@ impl Runner<'_> {
             "--field-separator=|",
             "--set=ON_ERROR_STOP=1",
         ];
-        let (code, out) = provision::exec(self.engine, container, &cmd, Some(query.as_bytes()))
-            .await
-            .map_err(engine_error)?;
+        let (code, out) =
+            provision::exec(self.engine, container, &cmd, Some(query.as_bytes())).await?;
         check_exit(&cmd, code, &out)?;
         Ok(out
             .lines()
@@ -593,7 +664,7 @@ impl Runner<'_> {
     }
 }
 
-fn check_exit(command: &[impl AsRef<str>], code: i64, output: &str) -> Result<(), String> {
+fn check_exit(command: &[impl AsRef<str>], code: i64, output: &str) -> Result<(), BackupError> {
     if code == 0 {
         return Ok(());
     }
@@ -608,27 +679,28 @@ fn check_exit(command: &[impl AsRef<str>], code: i64, output: &str) -> Result<()
         .rev()
         .collect::<Vec<_>>()
         .join("\n");
-    Err(format!(
-        "`{}` exited {code}{}{tail}",
-        command.join(" "),
-        if tail.is_empty() { "" } else { ":\n" }
-    ))
+    Err(BackupError::Exited {
+        command: command.join(" "),
+        code,
+        tail,
+    })
 }
 
-fn restic_message(e: &crate::backup::restic::ResticError) -> String {
-    match &e.hint {
-        Some(hint) => format!("{e} ({hint})"),
-        None => e.to_string(),
-    }
+/// A Redis job's RDB in a restored snapshot.
+fn read_rdb(staged: &Path) -> Result<Vec<u8>, BackupError> {
+    std::fs::read(staged.join("dump.rdb")).map_err(|_| BackupError::Incomplete {
+        snapshot: staged.display().to_string(),
+        missing: "has no dump.rdb".to_string(),
+    })
 }
 
 /// Unpack the engine's tar of `source` so that its content lands at `dest`.
-fn unpack_as(tar: &[u8], source: &str, dest: &Path) -> Result<(), String> {
+fn unpack_as(tar: &[u8], source: &str, dest: &Path) -> Result<(), BackupError> {
     let parent = dest
         .parent()
-        .ok_or_else(|| format!("{} has no parent", dest.display()))?;
+        .ok_or_else(|| BackupError::Unexpected(format!("{} has no parent", dest.display())))?;
     let unpack_dir = parent.join(".vpai-unpack");
-    std::fs::create_dir_all(&unpack_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&unpack_dir).map_err(local("create", &unpack_dir))?;
     let mut archive = tar::Archive::new(tar);
     // Owners matter: a restore hands the files back to the service's user. Only
     // root may set them; anyone else stages them as their own.
@@ -636,13 +708,12 @@ fn unpack_as(tar: &[u8], source: &str, dest: &Path) -> Result<(), String> {
     archive.set_preserve_permissions(true);
     archive
         .unpack(&unpack_dir)
-        .map_err(|e| format!("cannot unpack {source}: {e}"))?;
+        .map_err(local("unpack into", &unpack_dir))?;
     let top = Path::new(source.trim_end_matches('/'))
         .file_name()
-        .ok_or_else(|| format!("{source} names no file"))?;
-    std::fs::rename(unpack_dir.join(top), dest)
-        .map_err(|e| format!("cannot place {source} at {}: {e}", dest.display()))?;
-    std::fs::remove_dir_all(&unpack_dir).map_err(|e| e.to_string())
+        .ok_or_else(|| BackupError::Unexpected(format!("{source} names no file")))?;
+    std::fs::rename(unpack_dir.join(top), dest).map_err(local("write", dest))?;
+    std::fs::remove_dir_all(&unpack_dir).map_err(local("remove", &unpack_dir))
 }
 
 /// `/proc/self` belongs to the process's effective user.

@@ -168,15 +168,11 @@ impl DeployArgs {
 #[derive(Args)]
 pub(super) struct SmokeArgs {
     /// Time limit of each check, e.g. `10s`.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub(super) timeout: std::time::Duration,
     /// Checks run at once.
     #[arg(long, default_value_t = 8)]
     pub(super) parallel: usize,
-}
-
-pub(super) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(text).map_err(|e| e.to_string())
 }
 
 #[derive(Args)]

@@ -89,7 +89,7 @@ pub(super) fn backup_session(
         let engine = connect(
             rt,
             &crate::engine::target::Target::parse(args.target.as_deref())
-                .map_err(|e| Diagnostic::error("target", e))?,
+                .map_err(Diagnostic::from)?,
         )?;
         return Ok(Session::from_bundle(bundle, engine, staging)?);
     }
@@ -209,9 +209,7 @@ pub(super) fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
             {
                 return Ok(ExitCode::FAILURE);
             }
-            let done = rt
-                .block_on(runner.restore(job, &chosen))
-                .map_err(|e| Diagnostic::error("restore", e))?;
+            let done = rt.block_on(runner.restore(job, &chosen))?;
             if deploy.json {
                 print_json(
                     &serde_json::json!({ "job": job.name, "snapshot": chosen.short_id, "done": done }),
@@ -232,9 +230,7 @@ pub(super) fn backup_cmd(command: BackupCommand) -> Result<ExitCode, Failure> {
             let job = deploy.stack.thing(job, "JOB", "backup drill")?;
             let session = backup_session(&deploy, None, None, &rt)?;
             let (runner, job, chosen) = rt.block_on(session.prepare(&job, snapshot.as_deref()))?;
-            let report = rt
-                .block_on(runner.drill(job, &chosen))
-                .map_err(|e| Diagnostic::error("drill", e))?;
+            let report = rt.block_on(runner.drill(job, &chosen))?;
             if deploy.json {
                 print_json(&report);
             } else {

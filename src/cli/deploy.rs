@@ -25,8 +25,7 @@ pub(super) fn connect(
     rt: &tokio::runtime::Runtime,
     target: &crate::engine::target::Target,
 ) -> Result<crate::engine::Engine, Failure> {
-    rt.block_on(crate::engine::Engine::connect(target))
-        .map_err(|e| deploy::error(e).into())
+    Ok(rt.block_on(crate::engine::Engine::connect(target))?)
 }
 
 /// Check, connect and plan: what `plan` shows and `apply` executes.

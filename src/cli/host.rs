@@ -137,9 +137,7 @@ pub(super) fn audit_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
     let reach = light_context(args)?;
     let rt = deploy::runtime();
     let engine = connect(&rt, &reach.target)?;
-    let facts = rt
-        .block_on(crate::engine::audit::read(&engine))
-        .map_err(deploy::error)?;
+    let facts = rt.block_on(crate::engine::audit::read(&engine))?;
     let report = crate::host::audit::judge(&facts, &reach.stack, &reach.host);
     if args.json {
         print_json(&report);

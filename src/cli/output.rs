@@ -34,11 +34,22 @@ impl From<Diagnostic> for Failure {
     }
 }
 
-impl From<secrets::SecretsError> for Failure {
-    fn from(e: secrets::SecretsError) -> Self {
-        Diagnostic::from(e).into()
-    }
+/// The layers' typed errors become one diagnostic at this boundary.
+macro_rules! failure_from_layer_error {
+    ($($error:ty),*) => {$(
+        impl From<$error> for Failure {
+            fn from(e: $error) -> Self {
+                Diagnostic::from(e).into()
+            }
+        }
+    )*};
 }
+
+failure_from_layer_error!(
+    secrets::SecretsError,
+    crate::engine::EngineError,
+    crate::backup::run::BackupError
+);
 
 /// Success or failure, as the exit code.
 pub(super) fn exit(ok: bool) -> ExitCode {

@@ -10,7 +10,7 @@ use crate::engine::apply::{self, Progress};
 use crate::engine::desired::{self, Desired};
 use crate::engine::plan::{self, Plan};
 use crate::engine::target::Target;
-use crate::engine::{Engine, EngineError, state};
+use crate::engine::{Engine, state};
 use crate::secrets::{self, SecretValues};
 use crate::stack::{Report, Stack};
 
@@ -52,15 +52,6 @@ pub fn context(
     })
 }
 
-pub fn error(e: EngineError) -> Diagnostic {
-    match e {
-        EngineError::Connect { .. } => Diagnostic::error("engine", e.to_string())
-            .help("check that Docker runs there and that you may use its socket (local: the docker group; ssh: the remote user)"),
-        EngineError::Refused(m) => Diagnostic::error("refused", m),
-        EngineError::Docker(m) => Diagnostic::error("engine", m),
-    }
-}
-
 /// Which host of the stack: the one named, or the only one that runs services.
 pub fn pick_host(stack: &Stack, wanted: Option<&str>) -> Result<String, Diagnostic> {
     let used: Vec<&str> = stack
@@ -91,7 +82,7 @@ pub fn pick_target(
     explicit: Option<&str>,
 ) -> Result<Target, Diagnostic> {
     if let Some(t) = explicit {
-        return Target::parse(Some(t)).map_err(|e| Diagnostic::error("target", e));
+        return Target::parse(Some(t)).map_err(Diagnostic::from);
     }
     let h = &stack.hosts[host];
     match &h.address {
@@ -100,7 +91,7 @@ pub fn pick_target(
             host: address.clone(),
             port: Some(h.ssh_port),
         }),
-        None => Target::parse(None).map_err(|e| Diagnostic::error("target", e)),
+        None => Target::parse(None).map_err(Diagnostic::from),
     }
 }
 
@@ -127,7 +118,7 @@ pub async fn make_plan(engine: &Engine, ctx: &Context) -> Result<(Desired, Plan)
     let desired = desired_state(ctx, &engine.api_version)?;
     let actual = state::read(engine, &ctx.stack.project.name)
         .await
-        .map_err(|e| vec![error(e)])?;
+        .map_err(|e| vec![e.into()])?;
     let plan = plan::compute(&desired, &actual, &ctx.stack.env);
     Ok((desired, plan))
 }
@@ -178,7 +169,7 @@ pub async fn apply(
         progress,
     )
     .await
-    .map_err(error)
+    .map_err(Diagnostic::from)
 }
 
 /// Derive the host's smoke checks from the stack and run them.
@@ -230,7 +221,9 @@ pub async fn rollback(
     list_only: bool,
     progress: Arc<dyn Progress>,
 ) -> Result<RollbackOutcome, Diagnostic> {
-    let actual = state::read(&engine, project).await.map_err(error)?;
+    let actual = state::read(&engine, project)
+        .await
+        .map_err(Diagnostic::from)?;
     let image = actual
         .containers
         .first()
@@ -241,9 +234,7 @@ pub async fn rollback(
                 format!("nothing of `{project}` runs on this engine: no release to return to"),
             )
         })?;
-    let releases = crate::engine::releases::read(&engine, project, &image)
-        .await
-        .map_err(error)?;
+    let releases = crate::engine::releases::read(&engine, project, &image).await?;
     if list_only {
         return Ok(RollbackOutcome::List(releases));
     }
@@ -287,9 +278,7 @@ pub async fn rollback(
         target.id, target.at, target.by
     ));
     progress.note(&plan::render_text(&plan));
-    let report = apply::apply(Arc::new(engine), None, Arc::new(desired), &plan, progress)
-        .await
-        .map_err(error)?;
+    let report = apply::apply(Arc::new(engine), None, Arc::new(desired), &plan, progress).await?;
     Ok(RollbackOutcome::Applied {
         to: target.id.clone(),
         report,

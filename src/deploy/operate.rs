@@ -12,7 +12,7 @@ use crate::engine::ops::{self, DownReport, StatusLine};
 use crate::engine::target::Target;
 use crate::stack::{Report, Stack};
 
-use super::{error, pick_host, pick_target};
+use super::{pick_host, pick_target};
 
 /// A stack and the engine of one of its hosts.
 pub struct Reach {
@@ -39,14 +39,16 @@ pub fn reach(
 }
 
 async fn engine(reach: &Reach) -> Result<Engine, Diagnostic> {
-    Engine::connect(&reach.target).await.map_err(error)
+    Engine::connect(&reach.target)
+        .await
+        .map_err(Diagnostic::from)
 }
 
 /// One line per container of the project.
 pub async fn status(reach: &Reach) -> Result<Vec<StatusLine>, Diagnostic> {
     ops::status(&engine(reach).await?, &reach.stack.project.name)
         .await
-        .map_err(error)
+        .map_err(Diagnostic::from)
 }
 
 /// The logs of one service into `out`; an unknown service is refused before
@@ -72,19 +74,19 @@ pub async fn logs(
     let container = s.container_name(&stack.project.name);
     ops::logs(&engine(reach).await?, &container, follow, tail, out)
         .await
-        .map_err(error)
+        .map_err(Diagnostic::from)
 }
 
 /// Remove the project's containers and networks; its data only with `volumes`.
 pub async fn down(reach: &Reach, volumes: bool) -> Result<DownReport, Diagnostic> {
     ops::down(&engine(reach).await?, &reach.stack.project.name, volumes)
         .await
-        .map_err(error)
+        .map_err(Diagnostic::from)
 }
 
 /// Break the project's deploy lock; who held it, if anyone.
 pub async fn unlock(reach: &Reach) -> Result<Option<Holder>, Diagnostic> {
     lock::force_release(&engine(reach).await?, &reach.stack.project.name)
         .await
-        .map_err(error)
+        .map_err(Diagnostic::from)
 }

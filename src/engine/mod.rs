@@ -19,6 +19,7 @@ pub mod state;
 pub mod target;
 pub mod transfer;
 
+use crate::diagnostic::Diagnostic;
 use bollard::Docker;
 
 /// A connected daemon and the API version negotiated with it.
@@ -37,6 +38,18 @@ pub enum EngineError {
     Docker(String),
     #[error("{0}")]
     Refused(String),
+}
+
+/// The boundary: how the engine's failures read to the operator.
+impl From<EngineError> for Diagnostic {
+    fn from(e: EngineError) -> Diagnostic {
+        match e {
+            EngineError::Connect { .. } => Diagnostic::error("engine", e.to_string())
+                .help("check that Docker runs there and that you may use its socket (local: the docker group; ssh: the remote user)"),
+            EngineError::Refused(m) => Diagnostic::error("refused", m),
+            EngineError::Docker(m) => Diagnostic::error("engine", m),
+        }
+    }
 }
 
 impl From<bollard::errors::Error> for EngineError {

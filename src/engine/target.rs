@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::EngineError;
+use crate::diagnostic::Diagnostic;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
@@ -42,10 +43,28 @@ impl fmt::Display for Target {
     }
 }
 
+/// A `--target` (or `$DOCKER_HOST`) vpai cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("`{0}` is not a port")]
+    NotAPort(String),
+    #[error("`{0}` names no host")]
+    NoHost(String),
+    #[error("`{0}` is not a target")]
+    Unknown(String),
+}
+
+impl From<TargetError> for Diagnostic {
+    fn from(e: TargetError) -> Diagnostic {
+        Diagnostic::error("target", e.to_string())
+            .help("use `local`, `unix:///path/docker.sock` or `ssh://user@host:port`")
+    }
+}
+
 impl Target {
     /// `local`, `unix:///path`, or `ssh://[user@]host[:port]`. Without an argument:
     /// `$DOCKER_HOST` if it is a unix socket, else `/var/run/docker.sock`.
-    pub fn parse(text: Option<&str>) -> Result<Target, String> {
+    pub fn parse(text: Option<&str>) -> Result<Target, TargetError> {
         let text = match text {
             Some(t) => t.to_string(),
             None => std::env::var("DOCKER_HOST").unwrap_or_else(|_| "local".to_string()),
@@ -66,19 +85,17 @@ impl Target {
                     h.to_string(),
                     Some(
                         p.parse::<u16>()
-                            .map_err(|_| format!("`{p}` is not a port"))?,
+                            .map_err(|_| TargetError::NotAPort(p.to_string()))?,
                     ),
                 ),
                 None => (hostport.to_string(), None),
             };
             if host.is_empty() {
-                return Err(format!("`{text}` names no host"));
+                return Err(TargetError::NoHost(text));
             }
             return Ok(Target::Ssh { user, host, port });
         }
-        Err(format!(
-            "`{text}` is not a target: use `local`, `unix:///path/docker.sock` or `ssh://user@host:port`"
-        ))
+        Err(TargetError::Unknown(text))
     }
 
     /// The local socket to talk to, and the tunnel that must live while it is used.
@@ -91,12 +108,28 @@ impl Target {
                         .await
                         .map_err(|reason| EngineError::Connect {
                             target: self.to_string(),
-                            reason,
+                            reason: reason.to_string(),
                         })?;
                 Ok((tunnel.socket.display().to_string(), Some(tunnel)))
             }
         }
     }
+}
+
+/// Why the SSH forward to a host's Docker socket did not open.
+#[derive(Debug, thiserror::Error)]
+enum TunnelError {
+    #[error("cannot create a private directory for the socket: {0}")]
+    Directory(std::io::Error),
+    #[error("cannot run ssh: {0}")]
+    Spawn(std::io::Error),
+    #[error("ssh exited with {status}: {stderr}")]
+    Exited {
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    #[error("ssh did not open the socket forward within 15 s")]
+    Timeout,
 }
 
 /// A running `ssh -N -L` forward; killed when dropped.
@@ -107,11 +140,15 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
-    async fn open(user: Option<&str>, host: &str, port: Option<u16>) -> Result<Tunnel, String> {
+    async fn open(
+        user: Option<&str>,
+        host: &str,
+        port: Option<u16>,
+    ) -> Result<Tunnel, TunnelError> {
         let dir = tempfile::Builder::new()
             .prefix("vpai-ssh-")
             .tempdir()
-            .map_err(|e| format!("cannot create a private directory for the socket: {e}"))?;
+            .map_err(TunnelError::Directory)?;
         let socket = dir.path().join("docker.sock");
         // Like GIT_SSH_COMMAND: `VPAI_SSH_COMMAND="ssh -F /path/config"`.
         let command = std::env::var("VPAI_SSH_COMMAND").unwrap_or_else(|_| "ssh".to_string());
@@ -140,7 +177,7 @@ impl Tunnel {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| format!("cannot run ssh: {e}"))?;
+        let mut child = cmd.spawn().map_err(TunnelError::Spawn)?;
         for _ in 0..150 {
             if socket.exists() {
                 return Ok(Tunnel {
@@ -155,12 +192,15 @@ impl Tunnel {
                     use tokio::io::AsyncReadExt;
                     let _ = stderr.read_to_string(&mut err).await;
                 }
-                return Err(format!("ssh exited with {status}: {}", err.trim()));
+                return Err(TunnelError::Exited {
+                    status,
+                    stderr: err.trim().to_string(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let _ = child.kill().await;
-        Err("ssh did not open the socket forward within 15 s".to_string())
+        Err(TunnelError::Timeout)
     }
 }
 

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::secrets::SecretValues;
+use crate::secrets::{SecretValues, SecretsError};
 use crate::stack::Stack;
 use crate::stack::kinds::Generator;
 use crate::stack::model::Service;
@@ -18,7 +18,7 @@ pub fn generate(
     stack: &Stack,
     service: &Service,
     secrets: &SecretValues,
-) -> Result<String, String> {
+) -> Result<String, SecretsError> {
     match generator {
         Generator::Caddyfile => Ok(super::caddyfile::render(stack, service)),
         Generator::PostgresProvision => Ok(postgres_provision(stack, service)),
@@ -142,10 +142,16 @@ fn sha256_hex(s: &str) -> String {
 
 /// Redis 8: ACL users instead of `rename-command` (which crashes it), explicit
 /// `protected-mode yes` (002 §4.1). Passwords appear only as SHA-256 (`#...`).
-fn redis_conf(stack: &Stack, redis: &Service, secrets: &SecretValues) -> Result<String, String> {
+fn redis_conf(
+    stack: &Stack,
+    redis: &Service,
+    secrets: &SecretValues,
+) -> Result<String, SecretsError> {
     let admin = secrets
         .get("redis_password")
-        .ok_or("secret `redis_password` has no value")?;
+        .ok_or_else(|| SecretsError::NoValue {
+            secret: "redis_password".to_string(),
+        })?;
     let mut out = format!("# {}\n", super::HEADER);
     out.push_str("bind 0.0.0.0\nprotected-mode yes\nport 6379\ndir /data\nappendonly yes\nappendfsync everysec\n");
     out.push_str("save 3600 1 300 100 60 10000\n");
@@ -154,9 +160,12 @@ fn redis_conf(stack: &Stack, redis: &Service, secrets: &SecretValues) -> Result<
     writeln!(out, "user default on #{} ~* &* +@all", sha256_hex(admin)).unwrap();
     for service in stack.services.values() {
         if let Some(user) = &service.redis_user {
-            let password = secrets
-                .get(&user.password_secret)
-                .ok_or_else(|| format!("secret `{}` has no value", user.password_secret))?;
+            let password =
+                secrets
+                    .get(&user.password_secret)
+                    .ok_or_else(|| SecretsError::NoValue {
+                        secret: user.password_secret.clone(),
+                    })?;
             writeln!(
                 out,
                 "user {} on #{} {}",

@@ -278,22 +278,33 @@ pub fn config_path(service: &Service, file: &str) -> String {
     format!("configs/{}/{file}", service.name)
 }
 
+/// Why a service's config file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretsError),
+    #[error("no catalog template `{0}`")]
+    UnknownTemplate(String),
+    #[error(transparent)]
+    Template(#[from] crate::stack::template::TemplateError),
+}
+
 fn file_content(
     stack: &Stack,
     service: &Service,
     source: &FileSource,
     exports: &BTreeMap<String, BTreeMap<String, String>>,
     secrets: &SecretValues,
-) -> Result<String, String> {
+) -> Result<String, FileError> {
     match source {
         FileSource::Content(c) => Ok(ensure_newline(c.clone())),
-        FileSource::Generator(g) => generators::generate(*g, stack, service, secrets),
+        FileSource::Generator(g) => Ok(generators::generate(*g, stack, service, secrets)?),
         FileSource::Template(name) => {
             let text = crate::stack::catalog::template(name)
-                .ok_or_else(|| format!("no catalog template `{name}`"))?;
+                .ok_or_else(|| FileError::UnknownTemplate(name.clone()))?;
             let ctx = file_context(stack, service, exports);
             let t = crate::stack::template::Template::new(text, None);
-            t.render(&ctx).map(ensure_newline)
+            Ok(ensure_newline(t.render(&ctx)?))
         }
     }
 }

@@ -131,17 +131,29 @@ pub enum SecretsError {
     NoRecipients,
     #[error("invalid recipient `{0}`: expected an age (age1...) or SSH public key")]
     BadRecipient(String),
+    #[error("secret `{secret}` has no value")]
+    NoValue { secret: String },
+    /// On the host, the timers pass the restic secrets in the environment.
+    #[error("`{var}` is not set")]
+    NotInEnvironment { var: &'static str },
     #[error("{0}")]
     Io(String),
 }
 
 impl From<SecretsError> for Diagnostic {
     fn from(e: SecretsError) -> Self {
-        let hint = match &e {
-            SecretsError::Missing { .. } => Some("run `vpai secrets sync` to create it"),
-            _ => None,
+        let (code, hint) = match &e {
+            SecretsError::Missing { .. } => {
+                ("secrets", Some("run `vpai secrets sync` to create it"))
+            }
+            SecretsError::NoValue { .. } => ("missing-secret", Some("run `vpai secrets sync`")),
+            SecretsError::NotInEnvironment { .. } => (
+                "missing-secret",
+                Some("run through the bundle's backup env file, as its timers do"),
+            ),
+            _ => ("secrets", None),
         };
-        Diagnostic::error("secrets", e.to_string()).maybe_help(hint.map(str::to_string))
+        Diagnostic::error(code, e.to_string()).maybe_help(hint.map(str::to_string))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::secrets::SecretValues;
+use crate::secrets::{SecretValues, SecretsError};
 use crate::stack::backup::{
     PASSWORD_SECRET, Repository, RepositoryKind, S3_ACCESS_KEY_ID_SECRET,
     S3_SECRET_ACCESS_KEY_SECRET,
@@ -33,16 +33,16 @@ const SECRET_VARS: &[(&str, &str)] = &[
 impl ResticEnv {
     /// The variables for `repository`, from the stack's secrets. The error names
     /// the secret that has no value.
-    pub fn new(repository: &Repository, secrets: &SecretValues) -> Result<ResticEnv, String> {
+    pub fn new(repository: &Repository, secrets: &SecretValues) -> Result<ResticEnv, SecretsError> {
         let mut vars = BTreeMap::from([("RESTIC_REPOSITORY", repository.url.clone())]);
         let needed: &[(&'static str, &str)] = match repository.kind {
             RepositoryKind::S3 => SECRET_VARS,
             _ => &SECRET_VARS[..1],
         };
         for (var, secret) in needed {
-            let value = secrets
-                .get(secret)
-                .ok_or_else(|| format!("secret `{secret}` has no value"))?;
+            let value = secrets.get(secret).ok_or_else(|| SecretsError::NoValue {
+                secret: secret.to_string(),
+            })?;
             vars.insert(var, value.to_string());
         }
         Ok(ResticEnv { vars })
@@ -50,16 +50,14 @@ impl ResticEnv {
 
     /// The variables as the host's timer passes them (`EnvironmentFile=` of the
     /// bundle's backup env file): `RESTIC_REPOSITORY` and the secrets it needs.
-    pub fn from_process(repository: &Repository) -> Result<ResticEnv, String> {
+    pub fn from_process(repository: &Repository) -> Result<ResticEnv, SecretsError> {
         let mut vars = BTreeMap::from([("RESTIC_REPOSITORY", repository.url.clone())]);
         let needed: &[(&'static str, &str)] = match repository.kind {
             RepositoryKind::S3 => SECRET_VARS,
             _ => &SECRET_VARS[..1],
         };
         for (var, _) in needed {
-            let value = std::env::var(var).map_err(|_| {
-                format!("`{var}` is not set: run through the bundle's backup env file")
-            })?;
+            let value = std::env::var(var).map_err(|_| SecretsError::NotInEnvironment { var })?;
             vars.insert(var, value);
         }
         Ok(ResticEnv { vars })

@@ -348,12 +348,8 @@ impl BackupTime {
     }
 
     /// `"03:00"` or `"Sun 03:00"`.
-    pub fn parse(text: &str) -> Result<BackupTime, String> {
-        let invalid = || {
-            format!(
-                "`{text}` is not a time vpai understands; write \"03:00\" (daily) or \"Sun 03:00\" (weekly)"
-            )
-        };
+    pub fn parse(text: &str) -> Result<BackupTime, InvalidTime> {
+        let invalid = || InvalidTime(text.to_string());
         let (weekday, clock) = match text.trim().split_once(' ') {
             Some((day, clock)) => {
                 let day = WEEKDAYS
@@ -400,9 +396,14 @@ impl From<BackupTime> for String {
     }
 }
 
+/// A backup time that is neither `HH:MM` nor `Day HH:MM`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a time vpai understands; write \"03:00\" (daily) or \"Sun 03:00\" (weekly)")]
+pub struct InvalidTime(String);
+
 impl TryFrom<String> for BackupTime {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
+    type Error = InvalidTime;
+    fn try_from(text: String) -> Result<Self, InvalidTime> {
         BackupTime::parse(&text)
     }
 }

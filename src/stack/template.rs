@@ -12,6 +12,17 @@ use serde::Serialize;
 
 use crate::source::Span;
 
+/// minijinja's account of a template it cannot parse or fill, in its own words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(String);
+
+impl TemplateError {
+    fn syntax(e: &minijinja::Error) -> TemplateError {
+        TemplateError(e.detail().unwrap_or("invalid template").to_string())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Template {
     pub text: String,
@@ -52,25 +63,25 @@ impl Template {
     }
 
     /// Dotted references such as `secret.n8n_encryption_key` or `services.nocodb.api_token`.
-    pub fn references(&self) -> Result<BTreeSet<String>, String> {
+    pub fn references(&self) -> Result<BTreeSet<String>, TemplateError> {
         if self.is_literal() {
             return Ok(BTreeSet::new());
         }
         let env = environment();
         let template = env
             .template_from_str(&self.text)
-            .map_err(|e| e.detail().unwrap_or("invalid template").to_string())?;
+            .map_err(|e| TemplateError::syntax(&e))?;
         Ok(template.undeclared_variables(true).into_iter().collect())
     }
 
-    pub fn render(&self, context: &minijinja::Value) -> Result<String, String> {
+    pub fn render(&self, context: &minijinja::Value) -> Result<String, TemplateError> {
         if self.is_literal() {
             return Ok(self.text.clone());
         }
         let env = environment();
         let template = env
             .template_from_str(&self.text)
-            .map_err(|e| e.detail().unwrap_or("invalid template").to_string())?;
+            .map_err(|e| TemplateError::syntax(&e))?;
         template.render(context).map_err(|e| {
             let mut msg = e
                 .detail()
@@ -81,7 +92,7 @@ impl Template {
             {
                 msg = format!("{name}: {msg}");
             }
-            msg
+            TemplateError(msg)
         })
     }
 }

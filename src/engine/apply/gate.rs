@@ -1,7 +1,7 @@
 //! The health gate: a container is ready when it runs and, if it has a health
 //! check, when the daemon's events say healthy, within the patience its check allows.
 
-use super::task::ServiceTask;
+use super::task::{Failure, ServiceTask, TaskError};
 use super::*;
 
 impl ServiceTask {
@@ -10,7 +10,7 @@ impl ServiceTask {
         &self,
         c: &DesiredContainer,
         events: &mut broadcast::Receiver<(String, String)>,
-    ) -> Result<(), (String, Option<String>)> {
+    ) -> Result<(), Failure> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(c.health_timeout_secs);
         self.progress.update(
             &c.service,
@@ -27,7 +27,7 @@ impl ServiceTask {
                 .docker
                 .inspect_container(&c.name, None::<InspectContainerOptions>)
                 .await
-                .map_err(|e| (e.to_string(), None))?;
+                .map_err(|e| (e.into(), None))?;
             let state = inspect.state.unwrap_or_default();
             let running = state.running.unwrap_or(false);
             if !running
@@ -37,10 +37,7 @@ impl ServiceTask {
                     .as_deref()
                     .is_some_and(|s| !s.starts_with("0001"))
             {
-                return Err((
-                    format!("exited with code {}", state.exit_code.unwrap_or(-1)),
-                    None,
-                ));
+                return Err((TaskError::Exited(state.exit_code.unwrap_or(-1)), None));
             }
             let health = state.health.and_then(|h| h.status).map(|s| s.to_string());
             if running && !c.has_health {
@@ -49,7 +46,7 @@ impl ServiceTask {
             }
             match health.as_deref() {
                 Some("healthy") => return Ok(()),
-                Some("unhealthy") => return Err(("failed its healthcheck".to_string(), None)),
+                Some("unhealthy") => return Err((TaskError::Unhealthy, None)),
                 _ if running => self.set(Phase::Started),
                 _ => {}
             }
@@ -80,10 +77,7 @@ impl ServiceTask {
             .await;
             match wait {
                 Err(_) => {
-                    return Err((
-                        format!("not healthy within {}s", c.health_timeout_secs),
-                        None,
-                    ));
+                    return Err((TaskError::NotHealthy(c.health_timeout_secs), None));
                 }
                 Ok(true) => return Ok(()),
                 Ok(false) => {}

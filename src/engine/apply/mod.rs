@@ -46,7 +46,7 @@ enum Phase {
     Waiting,
     Started,
     Ready,
-    Failed(String),
+    Failed,
 }
 
 /// Each service's phase, published by its task and watched by its dependents.

@@ -4,6 +4,30 @@
 
 use super::*;
 
+/// Why a service's task stopped.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum TaskError {
+    #[error("not started: dependency `{0}` failed")]
+    DependencyFailed(String),
+    #[error("dependency `{0}` never became ready")]
+    DependencyGone(String),
+    #[error("exited with code {0}")]
+    Exited(i64),
+    #[error("failed its healthcheck")]
+    Unhealthy,
+    #[error("not healthy within {0}s")]
+    NotHealthy(u64),
+    #[error("{0}; rolled back to the previous container")]
+    RolledBack(Box<TaskError>),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// A failure, and the tail of the new container's logs when it got that far.
+pub(super) type Failure = (TaskError, Option<String>);
+
 pub(super) struct ServiceTask {
     pub(super) engine: Arc<Engine>,
     pub(super) provisioning: Option<Provisioning>,
@@ -43,7 +67,7 @@ impl ServiceTask {
             self.progress.update(&c.service, "creating");
             match remove_container(&self.engine, &c.name).await {
                 Ok(()) => self.create(&c).await,
-                Err(e) => Err((e.to_string(), None)),
+                Err(e) => Err((e.into(), None)),
             }
         } else {
             Ok(())
@@ -94,15 +118,18 @@ impl ServiceTask {
             Err((e, logs)) => {
                 outcome.result = "failed".to_string();
                 self.progress.update(&c.service, &format!("FAILED: {e}"));
-                outcome.error = Some(e.clone());
+                outcome.error = Some(e.to_string());
                 outcome.logs = logs;
-                self.set(Phase::Failed(e));
+                self.set(Phase::Failed);
             }
         }
         (outcome, provisioned)
     }
 
-    pub(super) async fn wait_for_dependencies(&self, c: &DesiredContainer) -> Result<(), String> {
+    pub(super) async fn wait_for_dependencies(
+        &self,
+        c: &DesiredContainer,
+    ) -> Result<(), TaskError> {
         for (dep, condition) in &c.depends_on {
             let Some((_, rx)) = self.phases.get(dep) else {
                 continue;
@@ -114,13 +141,13 @@ impl ServiceTask {
                 let phase = rx.borrow_and_update().clone();
                 match (phase, condition) {
                     (Phase::Ready, _) | (Phase::Started, Condition::Started) => break,
-                    (Phase::Failed(_), _) => {
-                        return Err(format!("not started: dependency `{dep}` failed"));
+                    (Phase::Failed, _) => {
+                        return Err(TaskError::DependencyFailed(dep.clone()));
                     }
                     _ => {}
                 }
                 if rx.changed().await.is_err() {
-                    return Err(format!("dependency `{dep}` never became ready"));
+                    return Err(TaskError::DependencyGone(dep.clone()));
                 }
             }
         }
@@ -129,12 +156,9 @@ impl ServiceTask {
 
     /// Bring the container to its desired state; on failure, the error and the
     /// tail of the new container's logs.
-    pub(super) async fn converge(
-        &self,
-        c: &DesiredContainer,
-    ) -> Result<(), (String, Option<String>)> {
+    pub(super) async fn converge(&self, c: &DesiredContainer) -> Result<(), Failure> {
         let docker = &self.engine.docker;
-        let err = |e: DockerError| (e.to_string(), None);
+        let err = |e: DockerError| (TaskError::from(e), None);
         let mut events = self.events.subscribe();
         match self.action {
             Action::Unchanged => {}
@@ -152,7 +176,7 @@ impl ServiceTask {
                 let previous = format!("{}.vpai-previous", c.name);
                 remove_container(&self.engine, &previous)
                     .await
-                    .map_err(|e| (e.to_string(), None))?;
+                    .map_err(|e| (e.into(), None))?;
                 docker
                     .stop_container(
                         &c.name,
@@ -178,7 +202,7 @@ impl ServiceTask {
                     Ok(()) => {
                         remove_container(&self.engine, &previous)
                             .await
-                            .map_err(|e| (e.to_string(), None))?;
+                            .map_err(|e| (e.into(), None))?;
                         Ok(())
                     }
                     Err((e, _)) => {
@@ -187,7 +211,7 @@ impl ServiceTask {
                             .update(&c.service, "rolling back to the previous container");
                         remove_container(&self.engine, &c.name)
                             .await
-                            .map_err(|e| (e.to_string(), None))?;
+                            .map_err(|e| (e.into(), None))?;
                         docker
                             .rename_container(
                                 &previous,
@@ -201,7 +225,7 @@ impl ServiceTask {
                             .start_container(&c.name, None::<StartContainerOptions>)
                             .await
                             .map_err(err)?;
-                        Err((format!("{e}; rolled back to the previous container"), logs))
+                        Err((TaskError::RolledBack(Box::new(e)), logs))
                     }
                 };
             }
@@ -212,30 +236,24 @@ impl ServiceTask {
         }
     }
 
-    pub(super) async fn create_and_start(
-        &self,
-        c: &DesiredContainer,
-    ) -> Result<(), (String, Option<String>)> {
+    pub(super) async fn create_and_start(&self, c: &DesiredContainer) -> Result<(), Failure> {
         self.create(c).await?;
         self.start(c).await
     }
 
-    pub(super) async fn start(&self, c: &DesiredContainer) -> Result<(), (String, Option<String>)> {
+    pub(super) async fn start(&self, c: &DesiredContainer) -> Result<(), Failure> {
         self.progress.update(&c.service, "starting");
         self.engine
             .docker
             .start_container(&c.name, None::<StartContainerOptions>)
             .await
-            .map_err(|e| (e.to_string(), None))
+            .map_err(|e| (e.into(), None))
     }
 
     /// Create the container and attach its networks, without starting it.
-    pub(super) async fn create(
-        &self,
-        c: &DesiredContainer,
-    ) -> Result<(), (String, Option<String>)> {
+    pub(super) async fn create(&self, c: &DesiredContainer) -> Result<(), Failure> {
         let docker = &self.engine.docker;
-        let err = |e: DockerError| (e.to_string(), None);
+        let err = |e: DockerError| (TaskError::from(e), None);
         docker
             .create_container(
                 Some(
@@ -284,7 +302,7 @@ impl ServiceTask {
         (!text.is_empty()).then_some(text)
     }
 
-    pub(super) async fn provision(&self, c: &DesiredContainer) -> Result<Vec<String>, String> {
+    pub(super) async fn provision(&self, c: &DesiredContainer) -> Result<Vec<String>, TaskError> {
         let Some(Provisioning { stack, secrets }) = &self.provisioning else {
             return Ok(Vec::new());
         };
@@ -294,21 +312,13 @@ impl ServiceTask {
         let mut changes = Vec::new();
         if stack.databases.iter().any(|d| d.server == service.name) {
             self.progress.update(&c.service, "provisioning databases");
-            changes.extend(
-                provision::postgres(&self.engine, stack, service, secrets)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
+            changes.extend(provision::postgres(&self.engine, stack, service, secrets).await?);
         }
         if service.generates(crate::stack::kinds::Generator::RedisConf)
             && stack.services.values().any(|s| s.redis_user.is_some())
         {
             self.progress.update(&c.service, "provisioning ACL users");
-            changes.extend(
-                provision::redis(&self.engine, stack, service, secrets)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
+            changes.extend(provision::redis(&self.engine, stack, service, secrets).await?);
         }
         Ok(changes)
     }

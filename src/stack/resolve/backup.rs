@@ -102,7 +102,10 @@ impl Resolver {
         BackupTime::parse(text.get_ref())
             .map_err(|e| {
                 let span = self.span(src, text);
-                self.error(Diagnostic::error("invalid-value", e).at(Some(&span), "backup time"));
+                self.error(
+                    Diagnostic::error("invalid-value", e.to_string())
+                        .at(Some(&span), "backup time"),
+                );
             })
             .ok()
     }

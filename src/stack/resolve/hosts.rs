@@ -23,7 +23,8 @@ impl Resolver {
                     Err(e) => {
                         let span = self.stack_span(m);
                         self.error(
-                            Diagnostic::error("invalid-value", e).at(Some(&span), "host memory"),
+                            Diagnostic::error("invalid-value", e.to_string())
+                                .at(Some(&span), "host memory"),
                         );
                         None
                     }
