@@ -468,6 +468,57 @@ fn monitoring_data_flows_as_002_draws_it() {
     assert_eq!(grafana, ["frontend", "backend", "monitoring"]);
 }
 
+/// What Grafana reads and where OpenClaw's models live follow the catalog entries
+/// (`datasource`, the `litellm` generator), not the services' names: renamed, they
+/// are still found.
+#[test]
+fn renamed_services_keep_their_datasources_and_gateway() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("vpai.toml"),
+        "[project]\nname = \"renamed\"\ndomain = \"renamed.example\"\n\
+         [services.caddy]\n[services.postgresql]\n[services.redis]\n[services.grafana]\n\
+         [services.n8n]\n\
+         [services.openclaw.env]\nLITELLM_API_KEY = \"{{ services.gateway.api_key }}\"\n\
+         [services.metrics]\nfrom = \"victoriametrics\"\n[services.logs]\nfrom = \"loki\"\n\
+         [services.gateway]\nfrom = \"litellm\"\n",
+    )
+    .unwrap();
+    let stack =
+        vpai::stack::load(tmp.path(), "prod").unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
+    let mut values = SecretValues::default();
+    for spec in stack.secrets.values().filter(|s| s.provided) {
+        values.set(&spec.name, "provided".to_string());
+    }
+    values.generate_missing(&stack.secrets.values().collect::<Vec<_>>());
+    let bundle = vpai::render::render(&stack, &values).unwrap_or_else(|d| panic!("{d:#?}"));
+    let host = stack.hosts.keys().next().unwrap().clone();
+    let datasources = yaml(&bundle, &format!("{host}/configs/grafana/datasources.yaml"));
+    let urls: Vec<(&str, &str)> = datasources["datasources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["uid"].as_str().unwrap(), d["url"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            ("metrics", "http://metrics:8428"),
+            ("logs", "http://logs:3100"),
+            ("postgresql-n8n", "postgresql:5432"),
+        ]
+    );
+    let openclaw: serde_json::Value = serde_json::from_str(&text(
+        &bundle,
+        &format!("{host}/configs/openclaw/openclaw.json"),
+    ))
+    .unwrap();
+    assert_eq!(
+        openclaw["models"]["providers"]["custom-litellm"]["baseUrl"],
+        "http://gateway:4000/v1"
+    );
+}
+
 /// 002 §8.3.
 #[test]
 fn cadvisor_comes_from_ghcr_without_v_and_sees_only_monitoring() {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::secrets::{SecretValues, SecretsError};
 use crate::stack::Stack;
-use crate::stack::kinds::Generator;
+use crate::stack::kinds::{Datasource, DatasourceKind, Generator};
 use crate::stack::model::Service;
 
 pub fn generate(
@@ -266,18 +266,30 @@ fn read_databases<'a>(
 /// at the root (Grafana 12 ignores it in `jsonData`), its password only in
 /// `secureJsonData`, read from the environment.
 fn grafana_datasources(stack: &Stack, service: &Service) -> String {
+    let mut offered: Vec<(&Service, &Datasource, u16)> = stack
+        .services
+        .values()
+        .filter_map(|s| Some((s, s.datasource.as_ref()?, s.port?)))
+        .collect();
+    offered.sort_by_key(|(s, d, _)| (d.kind, s.name.as_str()));
     let mut sources = Vec::new();
-    if let Some(vm) = stack.services.get("victoriametrics") {
-        sources.push(json!({
-            "name": "VictoriaMetrics", "uid": "victoriametrics", "type": "prometheus", "access": "proxy",
-            "url": format!("http://victoriametrics:{}", vm.port.unwrap_or(8428)), "isDefault": true, "editable": false,
-        }));
-    }
-    if let Some(loki) = stack.services.get("loki") {
-        sources.push(json!({
-            "name": "Loki", "uid": "loki", "type": "loki", "access": "proxy",
-            "url": format!("http://loki:{}", loki.port.unwrap_or(3100)), "editable": false,
-        }));
+    let mut default_taken = false;
+    for (source, datasource, port) in offered {
+        let (kind, default) = match datasource.kind {
+            DatasourceKind::Prometheus => {
+                ("prometheus", !std::mem::replace(&mut default_taken, true))
+            }
+            DatasourceKind::Loki => ("loki", false),
+        };
+        let mut entry = json!({
+            "name": datasource.name, "uid": source.name, "type": kind, "access": "proxy",
+            "url": format!("http://{}:{port}", source.name),
+        });
+        if default {
+            entry["isDefault"] = json!(true);
+        }
+        entry["editable"] = json!(false);
+        sources.push(entry);
     }
     for db in read_databases(stack, service) {
         sources.push(json!({
@@ -300,7 +312,11 @@ fn grafana_datasources(stack: &Stack, service: &Service) -> String {
 /// object, sandbox with a valid `workspaceAccess`, channel plugins enabled
 /// explicitly; secrets as `${ENV}` references resolved by OpenClaw.
 fn openclaw_json(stack: &Stack, service: &Service) -> String {
-    let litellm = stack.services.get("litellm");
+    // The gateway is the service whose LiteLLM config vpai writes, whatever its name.
+    let litellm = stack
+        .services
+        .values()
+        .find(|s| s.generates(Generator::Litellm));
     let models: Vec<_> = litellm
         .map(|l| {
             l.models
@@ -330,9 +346,14 @@ fn openclaw_json(stack: &Stack, service: &Service) -> String {
         } },
         "tools": { "elevated": { "enabled": false }, "fs": { "workspaceOnly": true } },
     });
-    if litellm.is_some() {
+    if let Some(gateway) = litellm {
+        let gateway_url = format!(
+            "http://{}:{}/v1",
+            gateway.name,
+            gateway.port.unwrap_or(4000)
+        );
         config["models"] = json!({ "providers": { "custom-litellm": {
-            "baseUrl": "http://litellm:4000/v1", "apiKey": "${LITELLM_API_KEY}", "api": "openai-completions",
+            "baseUrl": gateway_url, "apiKey": "${LITELLM_API_KEY}", "api": "openai-completions",
             "models": models,
         } } });
         if let Some(p) = primary {

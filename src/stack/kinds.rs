@@ -27,6 +27,28 @@ pub enum Generator {
     OpenclawJson,
 }
 
+/// A datasource a service offers Grafana, from its catalog entry
+/// (`datasource = { type = "prometheus", name = "VictoriaMetrics" }`): Grafana's
+/// generator lists the services that offer one, never a service by its name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Datasource {
+    #[serde(rename = "type")]
+    pub kind: DatasourceKind,
+    /// What Grafana shows.
+    pub name: String,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasourceKind {
+    /// A Prometheus API (VictoriaMetrics): the first one is Grafana's default.
+    Prometheus,
+    Loki,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Charset {

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use crate::source::{Sources, Span};
 use crate::stack::backup::{Backup, BackupTime, Retention};
-use crate::stack::kinds::{Access, Charset, Condition, Generator, HookKind, Kind, Probe};
+use crate::stack::kinds::{
+    Access, Charset, Condition, Datasource, Generator, HookKind, Kind, Probe,
+};
 use crate::stack::raw::RawModel;
 use crate::stack::template::Template;
 use crate::units::{Mib, Seconds};
@@ -155,6 +157,9 @@ pub struct Service {
     /// Databases of other services this one reads, as the catalog or stack says.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reads_databases: Vec<String>,
+    /// The datasource it offers Grafana, as its catalog entry says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datasource: Option<Datasource>,
     pub redis_user: Option<RedisUser>,
     pub routes: Vec<Route>,
     pub ports: Vec<Port>,

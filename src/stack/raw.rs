@@ -11,7 +11,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::kinds::{Access, Charset, Condition, Generator, HookKind, Kind, Probe, ScheduleStyle};
+use super::kinds::{
+    Access, Charset, Condition, Datasource, Generator, HookKind, Kind, Probe, ScheduleStyle,
+};
 
 /// `vpai.toml`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -248,6 +250,8 @@ pub struct RawService {
     /// Other services' databases this one reads (Grafana's PostgreSQL datasources),
     /// by database name; one whose owner is disabled is left out.
     pub reads_databases: Option<Vec<String>>,
+    /// The datasource this service offers Grafana.
+    pub datasource: Option<Datasource>,
     /// Redis ACL user this service connects as.
     pub redis_user: Option<RawRedisUser>,
     /// Subdomain of the primary route (shortcut for `routes[0].subdomain`).

@@ -100,41 +100,14 @@ impl Resolver {
         stack: &mut Stack,
     ) -> Option<Service> {
         let image = layers.value(|s| s.image.as_ref())?;
-        let host = match layers.last(|s| s.host.as_ref()) {
-            Some((src, h)) => {
-                if !stack.hosts.contains_key(h.get_ref()) {
-                    let span = self.span(src, h);
-                    let hint = suggest::hint(h.get_ref(), stack.hosts.keys().map(String::as_str));
-                    self.error(
-                        Diagnostic::error(
-                            "unknown-reference",
-                            format!("service `{name}`: unknown host `{}`", h.get_ref()),
-                        )
-                        .at(Some(&span), "no such host in [hosts]")
-                        .maybe_help(hint),
-                    );
-                }
-                h.get_ref().clone()
-            }
-            None => stack.hosts.keys().next().cloned().unwrap_or_default(),
-        };
+        let host = self.placement(name, layers, stack);
         let port = layers.value(|s| s.port.as_ref()).copied();
         let kind = layers
             .value(|s| s.kind.as_ref())
             .copied()
             .unwrap_or(Kind::App);
 
-        let mut networks = Vec::new();
-        let mut network_spans = Vec::new();
-        if let Some((src, list)) = layers.last(|s| s.networks.as_ref()) {
-            for n in list {
-                networks.push(n.get_ref().clone());
-                network_spans.push(Some(self.span(src, n)));
-            }
-        } else {
-            networks.push("backend".to_string());
-            network_spans.push(None);
-        }
+        let (networks, network_spans) = self.service_networks(layers);
 
         let health = self.health(name, layers, port, &header);
         let resources = self.resources(name, layers, &header);
@@ -166,98 +139,13 @@ impl Resolver {
             })
             .collect();
 
-        let mut files = IndexMap::new();
-        for (file_name, (_, f)) in layers.map(|s| s.files.as_ref()) {
-            let source = match (&f.generator, &f.template, &f.content) {
-                (Some(g), None, None) => FileSource::Generator(*g),
-                (None, Some(t), None) => FileSource::Template(t.clone()),
-                (None, None, Some(c)) => FileSource::Content(c.clone()),
-                _ => {
-                    self.error(
-                        Diagnostic::error(
-                            "invalid-value",
-                            format!("service `{name}`: file `{file_name}` needs exactly one of `generator`, `template`, `content`"),
-                        )
-                        .at(Some(&header), "in this service"),
-                    );
-                    continue;
-                }
-            };
-            let mode = f
-                .mode
-                .as_deref()
-                .and_then(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8).ok())
-                .unwrap_or(0o644);
-            files.insert(
-                file_name.clone(),
-                ConfigFile {
-                    mount: f
-                        .mount
-                        .clone()
-                        .unwrap_or_else(|| format!("/etc/{name}/{file_name}")),
-                    name: file_name,
-                    source,
-                    mode,
-                },
-            );
-        }
+        let files = self.files(name, layers, &header);
 
-        // Field by field across layers: an operator's `owner` keeps the catalog's
-        // `identity` (and the reverse).
-        let mut data_map: IndexMap<String, RawData> = IndexMap::new();
-        for layer in &layers.0 {
-            for (path, d) in layer.raw.data.iter().flatten() {
-                let merged = data_map.entry(path.clone()).or_default();
-                merged.owner = d.owner.clone().or(merged.owner.take());
-                merged.dir = d.dir.clone().or(merged.dir.take());
-                merged.identity = d.identity.or(merged.identity);
-            }
-        }
-        let single = data_map.len() == 1;
-        let data: Vec<DataDir> = data_map
-            .into_iter()
-            .map(|(path, d)| DataDir {
-                dir: d.dir.clone().unwrap_or_else(|| {
-                    if single {
-                        name.to_string()
-                    } else {
-                        let leaf = path
-                            .trim_end_matches('/')
-                            .rsplit('/')
-                            .next()
-                            .unwrap_or("data");
-                        format!("{name}/{}", leaf.trim_start_matches('.'))
-                    }
-                }),
-                container_path: path,
-                owner: d.owner.clone(),
-                identity: d.identity.unwrap_or(false),
-            })
-            .collect();
+        let data = data_dirs(name, layers);
 
         let backup = self.service_backup(name, layers, &data, &header);
 
-        let databases = layers
-            .value(|s| s.databases.as_ref())
-            .cloned()
-            .unwrap_or_default();
-        let mut db_names = Vec::new();
-        for db in databases {
-            let user = db.user.clone().unwrap_or_else(|| db.name.clone());
-            let server = db
-                .server
-                .clone()
-                .unwrap_or_else(|| "postgresql".to_string());
-            db_names.push(db.name.clone());
-            stack.databases.push(Database {
-                password_secret: format!("db_{user}_password"),
-                name: db.name,
-                user,
-                extensions: db.extensions,
-                server,
-                owner_service: name.to_string(),
-            });
-        }
+        let db_names = databases(name, layers, stack);
 
         let redis_user = layers.value(|s| s.redis_user.as_ref()).map(|r| RedisUser {
             user: r.user.clone(),
@@ -269,38 +157,9 @@ impl Resolver {
         });
 
         let routes = self.routes(name, layers, port, &header);
-        let ports = layers
-            .last(|s| s.ports.as_ref())
-            .map(|(src, list)| {
-                list.iter()
-                    .map(|p| {
-                        let raw = p.get_ref();
-                        Port {
-                            published: raw.published,
-                            target: raw.target.unwrap_or(raw.published),
-                            bind: raw.bind.clone().unwrap_or_else(|| "127.0.0.1".to_string()),
-                            protocol: raw.protocol.clone(),
-                            public: raw.public,
-                            span: Some(self.span(src, p)),
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let ports = self.ports(layers);
 
-        let mut depends_on = IndexMap::new();
-        for layer in &layers.0 {
-            for (dep, cond) in layer.raw.depends_on.iter().flatten() {
-                depends_on.insert(
-                    dep.get_ref().clone(),
-                    Dependency {
-                        condition: *cond.get_ref(),
-                        implicit: false,
-                        span: Some(Span::new(layer.source, dep.span())),
-                    },
-                );
-            }
-        }
+        let depends_on = depends_on(layers);
 
         let exports = layers
             .map(|s| s.exports.as_ref())
@@ -308,22 +167,7 @@ impl Resolver {
             .map(|(k, (_, v))| (k, Template::new(v.clone(), Some(header.clone()))))
             .collect();
 
-        // Deep-merged across layers, so an environment can change one key of it.
-        let config =
-            layers
-                .0
-                .iter()
-                .filter_map(|l| l.raw.config.as_ref())
-                .fold(None, |acc, table| {
-                    let value = serde_json::to_value(table).expect("TOML tables convert to JSON");
-                    Some(match acc {
-                        None => value,
-                        Some(mut base) => {
-                            deep_merge(&mut base, &value);
-                            base
-                        }
-                    })
-                });
+        let config = merged_config(layers);
 
         Some(Service {
             name: name.to_string(),
@@ -386,6 +230,7 @@ impl Resolver {
                 .value(|s| s.reads_databases.as_ref())
                 .cloned()
                 .unwrap_or_default(),
+            datasource: layers.value(|s| s.datasource.as_ref()).cloned(),
             redis_user,
             routes,
             ports,
@@ -408,6 +253,110 @@ impl Resolver {
             span: Some(header),
             network_spans,
         })
+    }
+
+    /// The host a service runs on: the one named (which must exist), else the first.
+    fn placement(&mut self, name: &str, layers: &Layers, stack: &Stack) -> String {
+        match layers.last(|s| s.host.as_ref()) {
+            Some((src, h)) => {
+                if !stack.hosts.contains_key(h.get_ref()) {
+                    let span = self.span(src, h);
+                    let hint = suggest::hint(h.get_ref(), stack.hosts.keys().map(String::as_str));
+                    self.error(
+                        Diagnostic::error(
+                            "unknown-reference",
+                            format!("service `{name}`: unknown host `{}`", h.get_ref()),
+                        )
+                        .at(Some(&span), "no such host in [hosts]")
+                        .maybe_help(hint),
+                    );
+                }
+                h.get_ref().clone()
+            }
+            None => stack.hosts.keys().next().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// The networks named, with their spans, or `backend`.
+    fn service_networks(&self, layers: &Layers) -> (Vec<String>, Vec<Option<Span>>) {
+        let mut networks = Vec::new();
+        let mut network_spans = Vec::new();
+        if let Some((src, list)) = layers.last(|s| s.networks.as_ref()) {
+            for n in list {
+                networks.push(n.get_ref().clone());
+                network_spans.push(Some(self.span(src, n)));
+            }
+        } else {
+            networks.push("backend".to_string());
+            network_spans.push(None);
+        }
+        (networks, network_spans)
+    }
+
+    /// Config files, each from exactly one of a generator, a template, a content.
+    fn files(
+        &mut self,
+        name: &str,
+        layers: &Layers,
+        header: &Span,
+    ) -> IndexMap<String, ConfigFile> {
+        let mut files = IndexMap::new();
+        for (file_name, (_, f)) in layers.map(|s| s.files.as_ref()) {
+            let source = match (&f.generator, &f.template, &f.content) {
+                (Some(g), None, None) => FileSource::Generator(*g),
+                (None, Some(t), None) => FileSource::Template(t.clone()),
+                (None, None, Some(c)) => FileSource::Content(c.clone()),
+                _ => {
+                    self.error(
+                        Diagnostic::error(
+                            "invalid-value",
+                            format!("service `{name}`: file `{file_name}` needs exactly one of `generator`, `template`, `content`"),
+                        )
+                        .at(Some(header), "in this service"),
+                    );
+                    continue;
+                }
+            };
+            let mode = f
+                .mode
+                .as_deref()
+                .and_then(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8).ok())
+                .unwrap_or(0o644);
+            files.insert(
+                file_name.clone(),
+                ConfigFile {
+                    mount: f
+                        .mount
+                        .clone()
+                        .unwrap_or_else(|| format!("/etc/{name}/{file_name}")),
+                    name: file_name,
+                    source,
+                    mode,
+                },
+            );
+        }
+        files
+    }
+
+    fn ports(&self, layers: &Layers) -> Vec<Port> {
+        layers
+            .last(|s| s.ports.as_ref())
+            .map(|(src, list)| {
+                list.iter()
+                    .map(|p| {
+                        let raw = p.get_ref();
+                        Port {
+                            published: raw.published,
+                            target: raw.target.unwrap_or(raw.published),
+                            bind: raw.bind.clone().unwrap_or_else(|| "127.0.0.1".to_string()),
+                            protocol: raw.protocol.clone(),
+                            public: raw.public,
+                            span: Some(self.span(src, p)),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub(super) fn health(
@@ -589,4 +538,102 @@ impl Resolver {
         }
         routes
     }
+}
+
+/// Data directories, merged field by field across layers.
+fn data_dirs(name: &str, layers: &Layers) -> Vec<DataDir> {
+    // Field by field across layers: an operator's `owner` keeps the catalog's
+    // `identity` (and the reverse).
+    let mut data_map: IndexMap<String, RawData> = IndexMap::new();
+    for layer in &layers.0 {
+        for (path, d) in layer.raw.data.iter().flatten() {
+            let merged = data_map.entry(path.clone()).or_default();
+            merged.owner = d.owner.clone().or(merged.owner.take());
+            merged.dir = d.dir.clone().or(merged.dir.take());
+            merged.identity = d.identity.or(merged.identity);
+        }
+    }
+    let single = data_map.len() == 1;
+    data_map
+        .into_iter()
+        .map(|(path, d)| DataDir {
+            dir: d.dir.clone().unwrap_or_else(|| {
+                if single {
+                    name.to_string()
+                } else {
+                    let leaf = path
+                        .trim_end_matches('/')
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("data");
+                    format!("{name}/{}", leaf.trim_start_matches('.'))
+                }
+            }),
+            container_path: path,
+            owner: d.owner.clone(),
+            identity: d.identity.unwrap_or(false),
+        })
+        .collect()
+}
+
+/// The databases a service owns, added to the stack; their names.
+fn databases(name: &str, layers: &Layers, stack: &mut Stack) -> Vec<String> {
+    let databases = layers
+        .value(|s| s.databases.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    let mut db_names = Vec::new();
+    for db in databases {
+        let user = db.user.clone().unwrap_or_else(|| db.name.clone());
+        let server = db
+            .server
+            .clone()
+            .unwrap_or_else(|| "postgresql".to_string());
+        db_names.push(db.name.clone());
+        stack.databases.push(Database {
+            password_secret: format!("db_{user}_password"),
+            name: db.name,
+            user,
+            extensions: db.extensions,
+            server,
+            owner_service: name.to_string(),
+        });
+    }
+    db_names
+}
+
+/// Explicit dependencies, the last layer's condition winning.
+fn depends_on(layers: &Layers) -> IndexMap<String, Dependency> {
+    let mut depends_on = IndexMap::new();
+    for layer in &layers.0 {
+        for (dep, cond) in layer.raw.depends_on.iter().flatten() {
+            depends_on.insert(
+                dep.get_ref().clone(),
+                Dependency {
+                    condition: *cond.get_ref(),
+                    implicit: false,
+                    span: Some(Span::new(layer.source, dep.span())),
+                },
+            );
+        }
+    }
+    depends_on
+}
+
+/// `config`, deep-merged across layers, so an environment can change one key of it.
+fn merged_config(layers: &Layers) -> Option<serde_json::Value> {
+    layers
+        .0
+        .iter()
+        .filter_map(|l| l.raw.config.as_ref())
+        .fold(None, |acc, table| {
+            let value = serde_json::to_value(table).expect("TOML tables convert to JSON");
+            Some(match acc {
+                None => value,
+                Some(mut base) => {
+                    deep_merge(&mut base, &value);
+                    base
+                }
+            })
+        })
 }
