@@ -11,6 +11,7 @@
 //! - `heartbeat` — the Uptime Kuma push after a job.
 
 pub mod command;
+pub mod error;
 pub mod heartbeat;
 pub mod hooks;
 pub mod restic;

@@ -48,7 +48,7 @@ macro_rules! failure_from_layer_error {
 failure_from_layer_error!(
     secrets::SecretsError,
     crate::engine::EngineError,
-    crate::backup::run::BackupError
+    crate::backup::error::BackupError
 );
 
 /// Success or failure, as the exit code.
