@@ -18,6 +18,7 @@ pub mod host;
 pub mod init;
 pub mod knowledge;
 pub mod lint;
+pub mod paths;
 pub mod render;
 pub mod rules;
 pub mod secrets;

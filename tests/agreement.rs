@@ -107,7 +107,7 @@ fn what_check_accepts_lint_accepts_once_rendered() {
             )
         });
         let out = tempfile::tempdir().unwrap();
-        vpai::render::write(&bundle, out.path()).unwrap();
+        vpai::render::write(&bundle, out.path(), &path).unwrap();
         let errors = lint_errors(out.path());
         if !errors.is_empty() {
             disagreements.push(format!("{name}:\n  {}", errors.join("\n  ")));
@@ -135,7 +135,7 @@ fn lint_refuses_a_bundle_spoiled_by_hand() {
     let stack = vpai::stack::load(&dir, "prod").unwrap();
     let bundle = vpai::render::render(&stack, &secret_values(&dir, &stack)).unwrap();
     let out = tempfile::tempdir().unwrap();
-    vpai::render::write(&bundle, out.path()).unwrap();
+    vpai::render::write(&bundle, out.path(), &dir).unwrap();
     assert_eq!(lint_errors(out.path()), Vec::<String>::new());
     let compose = walk(out.path())
         .into_iter()
@@ -442,7 +442,7 @@ fn compose_and_the_engine_run_the_same_containers() {
     let mut disagreements = Vec::new();
     for (name, stack, bundle) in rendered_examples() {
         let out = tempfile::tempdir().unwrap();
-        vpai::render::write(&bundle, out.path()).unwrap();
+        vpai::render::write(&bundle, out.path(), &root().join("examples")).unwrap();
         for host in stack.hosts.keys() {
             let host_dir = out.path().join(host);
             if !host_dir.join("docker-compose.yml").exists() {
@@ -471,7 +471,7 @@ fn a_compose_file_changed_by_hand_disagrees_with_the_engine() {
     let stack = vpai::stack::load(&dir, "prod").unwrap();
     let bundle = vpai::render::render(&stack, &secret_values(&dir, &stack)).unwrap();
     let out = tempfile::tempdir().unwrap();
-    vpai::render::write(&bundle, out.path()).unwrap();
+    vpai::render::write(&bundle, out.path(), &dir).unwrap();
     let host_dir = out.path().join("local");
     assert_eq!(
         differences(&compose, &host_dir, &stack, &bundle, "local"),

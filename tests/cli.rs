@@ -402,6 +402,79 @@ fn render_never_replaces_a_directory_it_did_not_write() {
     );
 }
 
+/// Every path under `dir`, with the bytes of each file: what a refusal must not change.
+fn tree(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                todo.push(path.clone());
+                out.push((path, None));
+            } else if kind.is_symlink() {
+                out.push((
+                    path.clone(),
+                    Some(
+                        std::fs::read_link(&path)
+                            .unwrap()
+                            .into_os_string()
+                            .into_encoded_bytes(),
+                    ),
+                ));
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                out.push((path, Some(bytes)));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// An `--out` that is, holds or lies inside the stack directory, or is a symlink
+/// (dangling or not), is refused before anything is written, and leaves nothing
+/// behind: no staging copy of the secrets, no deleted `vpai.toml`.
+#[test]
+fn render_refuses_an_out_that_would_destroy_or_expose_the_stack() {
+    let s = Stack::init("postgresql");
+    let root = s.tmp.path();
+    // A previous bundle that the stack was then moved into (the reported data loss).
+    let bundle = root.join("bundle");
+    let first = s.vpai(&["render", "--out", bundle.to_str().unwrap()]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let moved = bundle.join("acme");
+    std::fs::rename(s.dir(), &moved).unwrap();
+    std::os::unix::fs::symlink(root.join("nowhere"), root.join("dangling")).unwrap();
+    std::os::unix::fs::symlink(root.join("bundle"), root.join("link")).unwrap();
+    let cases = [
+        (bundle.clone(), "contains the stack directory"),
+        (moved.clone(), "is the stack directory"),
+        (moved.join("out"), "lies inside the stack directory"),
+        (moved.join("."), "is the stack directory"),
+        (root.join("dangling"), "is a symbolic link"),
+        (root.join("link"), "is a symbolic link"),
+    ];
+    let before = tree(root);
+    for (out, says) in cases {
+        let r = run(vpai()
+            .arg("render")
+            .arg(&moved)
+            .arg("--out")
+            .arg(&out)
+            .env("VPAI_IDENTITY", s.identity()));
+        assert_eq!(r.code, 1, "--out {}: {}", out.display(), r.stderr);
+        assert!(
+            r.stderr.contains(says) && r.stderr.contains("nothing was written"),
+            "--out {}: {}",
+            out.display(),
+            r.stderr
+        );
+        assert_eq!(tree(root), before, "--out {} changed files", out.display());
+    }
+}
+
 fn toml_to_json(path: &Path) -> serde_json::Value {
     let value: toml::Value = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     serde_json::to_value(value).unwrap()

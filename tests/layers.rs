@@ -11,7 +11,14 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundation",
-        &["console", "diagnostic", "source", "suggest", "units"],
+        &[
+            "console",
+            "diagnostic",
+            "paths",
+            "source",
+            "suggest",
+            "units",
+        ],
     ),
     ("model", &["stack"]),
     ("knowledge", &["knowledge"]),

@@ -51,7 +51,7 @@ fn bundles() -> (tempfile::TempDir, Vec<PathBuf>) {
             let values = secrets::decrypt(&dir.join(secrets::SECRETS_FILE), &candidates).unwrap();
             let bundle = vpai::render::render(&stack, &values).unwrap();
             let out = tmp.path().join(format!("{example}-{env}"));
-            vpai::render::write(&bundle, &out).unwrap();
+            vpai::render::write(&bundle, &out, &dir).unwrap();
             outs.push(out);
         }
     }

@@ -48,7 +48,8 @@ macro_rules! failure_from_layer_error {
 failure_from_layer_error!(
     secrets::SecretsError,
     crate::engine::EngineError,
-    crate::backup::error::BackupError
+    crate::backup::error::BackupError,
+    crate::render::WriteError
 );
 
 /// Success or failure, as the exit code.

@@ -118,8 +118,7 @@ pub(super) fn render_cmd(
         diagnostics,
         sources: stack.sources.clone(),
     })?;
-    render::write(&bundle, out)
-        .map_err(|e| Diagnostic::error("io", format!("cannot write {}: {e}", out.display())))?;
+    render::write(&bundle, out, &stack_dir(args))?;
     let hosts: Vec<&str> = stack
         .hosts
         .keys()

@@ -32,6 +32,9 @@ pub(crate) mod generators;
 pub mod schedule;
 mod vpn_server;
 pub mod workload;
+mod write;
+
+pub use write::{WriteError, write};
 
 /// One rendered file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -519,51 +522,6 @@ fn file_context(
         "on_host": on_host,
         "monitored": monitored,
     }))
-}
-
-/// Write a bundle to `out` without ever leaving a half-written directory: render
-/// into a sibling temporary directory, then swap it in.
-pub fn write(bundle: &Bundle, out: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    if out.exists() && std::fs::read_dir(out)?.next().is_some() && !out.join(BUNDLE_MARKER).exists()
-    {
-        return Err(std::io::Error::other(format!(
-            "{} exists and is not a vpai bundle (no {BUNDLE_MARKER}); refusing to replace it",
-            out.display()
-        )));
-    }
-    let staging = parent.join(format!(".{name}.vpai-staging"));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)?;
-    }
-    for (path, file) in &bundle.files {
-        let full = staging.join(path);
-        std::fs::create_dir_all(full.parent().expect("bundle paths have a parent"))?;
-        std::fs::write(&full, &file.content)?;
-        std::fs::set_permissions(&full, std::fs::Permissions::from_mode(file.mode))?;
-    }
-    std::fs::write(staging.join(BUNDLE_MARKER), format!("{HEADER}\n"))?;
-    let previous = parent.join(format!(".{name}.vpai-previous"));
-    if previous.exists() {
-        std::fs::remove_dir_all(&previous)?;
-    }
-    if out.exists() {
-        std::fs::rename(out, &previous)?;
-    }
-    std::fs::rename(&staging, out)?;
-    if previous.exists() {
-        std::fs::remove_dir_all(&previous)?;
-    }
-    Ok(())
 }
 
 /// The path to probe a route at, and whether it is the service's own health path
