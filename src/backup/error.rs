@@ -37,8 +37,8 @@ pub enum BackupError {
     #[error("job `{job}` has no snapshot yet")]
     NoSnapshotYet { job: String },
     /// A snapshot without what its job writes.
-    #[error("snapshot {snapshot} {missing}")]
-    Incomplete { snapshot: String, missing: String },
+    #[error("the snapshot {0}")]
+    Incomplete(String),
     /// A job whose restore or drill vpai does not do; its files stay in the snapshot.
     #[error("{what} of a `{kind}` job is not built yet")]
     NotBuilt {

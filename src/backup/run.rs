@@ -236,13 +236,9 @@ impl Runner<'_> {
     fn fetch(&self, snapshot: &Snapshot) -> Result<(tempfile::TempDir, PathBuf), BackupError> {
         let scratch = tempfile::tempdir().map_err(local("create", &std::env::temp_dir()))?;
         tokio::task::block_in_place(|| self.restic.restore(&snapshot.id, scratch.path(), &[]))?;
-        let path = snapshot
-            .paths
-            .first()
-            .ok_or_else(|| BackupError::Incomplete {
-                snapshot: snapshot.short_id.clone(),
-                missing: "holds no path".to_string(),
-            })?;
+        let path = snapshot.paths.first().ok_or_else(|| {
+            BackupError::Incomplete(format!("{} holds no path", snapshot.short_id))
+        })?;
         let inside = scratch.path().join(path.trim_start_matches('/'));
         Ok((scratch, inside))
     }
@@ -351,10 +347,7 @@ impl Runner<'_> {
         for db in databases {
             let dump = staged.join(format!("{db}.dump"));
             let Ok(bytes) = std::fs::read(&dump) else {
-                return Err(BackupError::Incomplete {
-                    snapshot: staged.display().to_string(),
-                    missing: format!("has no dump of `{db}`"),
-                });
+                return Err(BackupError::Incomplete(format!("has no dump of `{db}`")));
             };
             if drop_first {
                 let drop = [
@@ -594,10 +587,8 @@ fn check_exit(command: &[impl AsRef<str>], code: i64, output: &str) -> Result<()
 
 /// A Redis job's RDB in a restored snapshot.
 fn read_rdb(staged: &Path) -> Result<Vec<u8>, BackupError> {
-    std::fs::read(staged.join("dump.rdb")).map_err(|_| BackupError::Incomplete {
-        snapshot: staged.display().to_string(),
-        missing: "has no dump.rdb".to_string(),
-    })
+    std::fs::read(staged.join("dump.rdb"))
+        .map_err(|_| BackupError::Incomplete("has no dump.rdb".to_string()))
 }
 
 /// Unpack the engine's tar of `source` so that its content lands at `dest`.

@@ -275,12 +275,13 @@ fn grafana_datasources(stack: &Stack, service: &Service) -> String {
     let mut sources = Vec::new();
     let mut default_taken = false;
     for (source, datasource, port) in offered {
-        let (kind, default) = match datasource.kind {
-            DatasourceKind::Prometheus => {
-                ("prometheus", !std::mem::replace(&mut default_taken, true))
-            }
-            DatasourceKind::Loki => ("loki", false),
+        let kind = match datasource.kind {
+            DatasourceKind::Prometheus => "prometheus",
+            DatasourceKind::Loki => "loki",
         };
+        // Grafana allows one default: the first Prometheus source.
+        let default = datasource.kind == DatasourceKind::Prometheus && !default_taken;
+        default_taken |= default;
         let mut entry = json!({
             "name": datasource.name, "uid": source.name, "type": kind, "access": "proxy",
             "url": format!("http://{}:{port}", source.name),
