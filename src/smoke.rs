@@ -419,8 +419,10 @@ pub async fn run(
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await.expect("semaphore stays open");
             let started = Instant::now();
+            let deadline = started + timeout;
             let result =
-                tokio::time::timeout(timeout, probe(&check.probe, engine.as_deref())).await;
+                tokio::time::timeout(timeout, probe(&check.probe, engine.as_deref(), deadline))
+                    .await;
             let (passed, detail) = match result {
                 Ok(Ok(detail)) => (true, detail),
                 Ok(Err(failure)) => (false, failure.to_string()),
@@ -483,9 +485,13 @@ enum ProbeFailure {
     Engine(#[from] crate::engine::EngineError),
 }
 
-async fn probe(probe: &Probe, engine: Option<&Engine>) -> Result<String, ProbeFailure> {
+async fn probe(
+    probe: &Probe,
+    engine: Option<&Engine>,
+    deadline: Instant,
+) -> Result<String, ProbeFailure> {
     match probe {
-        Probe::Http(http) => http_probe(http).await,
+        Probe::Http(http) => http_probe_until_certified(http, deadline).await,
         Probe::Tcp {
             container,
             host,
@@ -496,6 +502,31 @@ async fn probe(probe: &Probe, engine: Option<&Engine>) -> Result<String, ProbeFa
         },
     }
 }
+
+/// Caddy obtains its certificates in the background after it starts; until a
+/// site's is ready it ends that site's handshakes with an `internal_error`
+/// alert. A smoke run right after `up` asks again until the check's deadline
+/// instead of reporting a site that is only a few seconds from serving.
+async fn http_probe_until_certified(
+    p: &HttpProbe,
+    deadline: Instant,
+) -> Result<String, ProbeFailure> {
+    const PAUSE: Duration = Duration::from_millis(250);
+    loop {
+        match http_probe(p).await {
+            Err(ProbeFailure::Request(cause))
+                if cause.contains(CERTIFICATE_PENDING) && Instant::now() + PAUSE < deadline =>
+            {
+                tokio::time::sleep(PAUSE).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How rustls reports the alert a TLS server sends when it has no certificate
+/// for the name asked.
+const CERTIFICATE_PENDING: &str = "received fatal alert: InternalError";
 
 async fn http_probe(p: &HttpProbe) -> Result<String, ProbeFailure> {
     let (address, port) = match &p.connect {
