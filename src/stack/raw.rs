@@ -61,19 +61,23 @@ pub struct RawProject {
     #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Base domain; services get `<subdomain>.<domain>`. Absent: Caddy serves `:80`.
-    pub domain: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub domain: Option<Spanned<String>>,
+    /// A tz database name (`Europe/Paris`); default `UTC`.
     #[serde(default = "default_timezone")]
-    pub timezone: String,
+    #[schemars(with = "String")]
+    pub timezone: Spanned<String>,
     /// Notification e-mail (ACME account, alerts).
-    pub email: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub email: Option<Spanned<String>>,
     /// Notification webhook (LiteLLM alerting, backups).
     pub webhook: Option<String>,
     /// Environments this stack deploys. Defaults to `["prod", "preprod"]`.
     pub environments: Option<Vec<String>>,
 }
 
-fn default_timezone() -> String {
-    "UTC".to_string()
+fn default_timezone() -> Spanned<String> {
+    Spanned::new(0..0, "UTC".to_string())
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -171,7 +175,8 @@ fn default_pg_port() -> u16 {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOverlay {
-    pub domain: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub domain: Option<Spanned<String>>,
     #[serde(default)]
     #[schemars(with = "IndexMap<String, RawHost>")]
     pub hosts: IndexMap<Spanned<String>, Spanned<RawHost>>,

@@ -33,6 +33,7 @@ mod backup;
 mod hosts;
 mod secrets;
 mod services;
+mod validate;
 mod wiring;
 
 /// The standard networks of 002 §12.1 (which completes 001 §2.2-2.4).
@@ -251,6 +252,7 @@ impl Resolver {
         stack.backup = raw.backup.as_ref().and_then(|b| self.backup(b, &stack));
         self.secrets(&raw, &mut stack);
         self.check_references(&mut stack);
+        self.validate(&raw, &overlay, &stack);
         stack
     }
 
@@ -334,9 +336,13 @@ impl Resolver {
         }
         Project {
             name: name.clone(),
-            domain: overlay.domain.clone().or_else(|| raw.domain.clone()),
-            timezone: raw.timezone.clone(),
-            email: raw.email.clone(),
+            domain: overlay
+                .domain
+                .as_ref()
+                .or(raw.domain.as_ref())
+                .map(|d| d.get_ref().clone()),
+            timezone: raw.timezone.get_ref().clone(),
+            email: raw.email.as_ref().map(|e| e.get_ref().clone()),
             webhook: raw.webhook.clone(),
         }
     }
