@@ -179,24 +179,28 @@ impl<'a> Files<'a> for SourceFiles<'a> {
     }
 }
 
-fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
+/// A label whose span points into a text `sources` does not hold is left out
+/// (the message, notes and help still print), so a diagnostic carried past the texts it was
+/// made with never stops the report.
+fn to_codespan(d: &Diagnostic, sources: &Sources) -> cs::Diagnostic<usize> {
+    let known = |span: &Span| span.source.0 < sources.len();
     let severity = match d.severity {
         Severity::Error => cs::Severity::Error,
         Severity::Warning => cs::Severity::Warning,
         Severity::Info => cs::Severity::Note,
     };
     let mut labels = Vec::new();
-    if let Some(p) = &d.primary {
+    let mut notes = d.notes.clone();
+    if let Some(p) = d.primary.as_ref().filter(|p| known(&p.span)) {
         labels.push(
             cs::Label::primary(p.span.source.0, p.span.range.clone()).with_message(&p.message),
         );
     }
-    for s in &d.secondary {
+    for s in d.secondary.iter().filter(|s| known(&s.span)) {
         labels.push(
             cs::Label::secondary(s.span.source.0, s.span.range.clone()).with_message(&s.message),
         );
     }
-    let mut notes = d.notes.clone();
     if let Some(help) = &d.help {
         notes.push(format!("help: {help}"));
     }
@@ -218,7 +222,7 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources, color: bool) 
     let files = SourceFiles(sources);
     for d in diagnostics {
         // Rendering into a memory buffer with spans we produced cannot fail short of a bug.
-        term::emit_to_write_style(&mut buffer, &config, &files, &to_codespan(d))
+        term::emit_to_write_style(&mut buffer, &config, &files, &to_codespan(d, sources))
             .expect("diagnostic spans point into registered sources");
     }
     String::from_utf8_lossy(buffer.as_slice()).into_owned()
@@ -250,15 +254,19 @@ pub fn render_json(diagnostics: &[Diagnostic], sources: &Sources) -> serde_json:
             code: d.code,
             severity: d.severity,
             message: &d.message,
-            location: d.primary.as_ref().map(|p| {
-                let (line, column) = sources.line_col(p.span.source, p.span.range.start);
-                JsonLocation {
-                    file: sources.name(p.span.source).to_string(),
-                    line,
-                    column,
-                    label: p.message.clone(),
-                }
-            }),
+            location: d
+                .primary
+                .as_ref()
+                .filter(|p| p.span.source.0 < sources.len())
+                .map(|p| {
+                    let (line, column) = sources.line_col(p.span.source, p.span.range.start);
+                    JsonLocation {
+                        file: sources.name(p.span.source).to_string(),
+                        line,
+                        column,
+                        label: p.message.clone(),
+                    }
+                }),
             help: d.help.as_deref(),
             notes: &d.notes,
         })
@@ -276,4 +284,24 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
         plural(errors, "error"),
         plural(warnings, "warning")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_into_a_text_not_held_is_left_out_not_a_panic() {
+        let span = Span::new(SourceId(3), 0..4);
+        let d = Diagnostic::error("x", "the message")
+            .at(Some(&span), "here")
+            .help("the help");
+        let text = render_human(std::slice::from_ref(&d), &Sources::default(), false);
+        assert!(
+            text.contains("the message") && text.contains("the help"),
+            "{text}"
+        );
+        let json = render_json(&[d], &Sources::default());
+        assert!(json[0]["location"].is_null(), "{json}");
+    }
 }

@@ -3,7 +3,7 @@
 //! Interactive when stdin is a terminal; fully driven by flags with `--defaults`
 //! (CI). Never overwrites an existing stack without `--force`.
 
-use crate::console::{stderr, stdoutln};
+use crate::console::{stderr, stderrln, stdoutln};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,7 +12,9 @@ use clap::Args;
 
 use crate::diagnostic::Diagnostic;
 use crate::secrets::{self, SecretValues};
+use crate::stack::Report;
 use crate::stack::load::STACK_FILE;
+use crate::stack::names::{self, Invalid};
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -72,10 +74,17 @@ impl Prompter {
         stderr!("{question} [{default}]: ");
         std::io::stderr().flush().ok();
         let mut line = String::new();
-        std::io::stdin()
+        let read = std::io::stdin()
             .lock()
             .read_line(&mut line)
             .map_err(|e| Diagnostic::error("io", format!("cannot read the answer: {e}")))?;
+        if read == 0 {
+            return Err(
+                Diagnostic::error("init", "no answer: the input ended").help(
+                    "pass --defaults (with --name, --domain, ... as needed) to run without prompts",
+                ),
+            );
+        }
         let answer = line.trim();
         Ok(if answer.is_empty() {
             default.to_string()
@@ -83,9 +92,126 @@ impl Prompter {
             answer.to_string()
         })
     }
+
+    /// The flag's value when given (refused if invalid), else an answer asked
+    /// again until `valid` accepts it.
+    fn value(
+        &self,
+        flag: Option<String>,
+        question: &Question,
+        valid: impl Fn(&str) -> Result<String, Invalid>,
+    ) -> Result<String, Diagnostic> {
+        if let Some(value) = flag {
+            return valid(&value).map_err(|e| {
+                Diagnostic::error(
+                    "init",
+                    format!(
+                        "--{} `{}` is not valid: {}",
+                        question.flag,
+                        value.escape_debug(),
+                        e.reason
+                    ),
+                )
+                .help(e.help)
+            });
+        }
+        loop {
+            let answer = self.ask(question.text, question.default)?;
+            match valid(&answer) {
+                Ok(value) => return Ok(value),
+                Err(e) if self.interactive => {
+                    stderrln!(
+                        "  `{}` is not valid: {}; {}",
+                        answer.escape_debug(),
+                        e.reason,
+                        e.help
+                    );
+                }
+                Err(e) => {
+                    return Err(Diagnostic::error(
+                        "init",
+                        format!(
+                            "the default {} `{}` is not valid: {}",
+                            question.flag, answer, e.reason
+                        ),
+                    )
+                    .help(format!("pass --{}", question.flag)));
+                }
+            }
+        }
+    }
 }
 
-pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
+struct Question<'a> {
+    flag: &'static str,
+    text: &'a str,
+    default: &'a str,
+}
+
+/// A project name from the directory's name: lower case, other characters
+/// as `-`, or `stack` when nothing usable is left.
+fn name_from_dir(dir: &Path) -> String {
+    let base = std::path::absolute(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()))
+        .unwrap_or_default();
+    let dashed: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let trimmed = dashed.trim_matches(|c: char| c == '-' || c.is_ascii_digit() || c == '_');
+    let short: String = trimmed.chars().take(40).collect();
+    let name = short.trim_end_matches(['-', '_']);
+    if names::project_name(name).is_ok() {
+        name.to_string()
+    } else {
+        "stack".to_string()
+    }
+}
+
+/// The catalog's names, for a question or an error about an unknown one.
+fn catalog_list() -> String {
+    crate::stack::catalog::names()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Comma-separated catalog service names, each known, with the services they
+/// cannot run without added.
+fn service_list(answer: &str) -> Result<String, Invalid> {
+    let mut chosen: Vec<String> = Vec::new();
+    for name in answer.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if crate::stack::catalog::get(name).is_none() {
+            let hint = crate::suggest::hint(name, crate::stack::catalog::names())
+                .map(|h| format!("{h} "))
+                .unwrap_or_default();
+            return Err(Invalid {
+                reason: format!("`{name}` is not in the catalog"),
+                help: format!("{hint}the catalog has: {}", catalog_list()),
+            });
+        }
+        for needed in crate::stack::catalog::with_needs(name) {
+            if !chosen.iter().any(|c| c == needed) {
+                chosen.push(needed.to_string());
+            }
+        }
+    }
+    if chosen.is_empty() {
+        return Err(Invalid {
+            reason: "no service given".to_string(),
+            help: format!("name at least one of: {}", catalog_list()),
+        });
+    }
+    Ok(chosen.join(","))
+}
+
+pub fn run(args: InitArgs) -> Result<ExitCode, Report> {
     if args.list_services {
         for entry in crate::stack::catalog::entries() {
             stdoutln!(
@@ -98,11 +224,9 @@ pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
     }
     let interactive = !args.defaults && std::io::stdin().is_terminal();
     if !args.defaults && !interactive {
-        return Err(
-            Diagnostic::error("init", "no terminal to ask questions on").help(
-                "pass --defaults (with --name, --domain, ... as needed) to run without prompts",
-            ),
-        );
+        return Err(Diagnostic::error("init", "no terminal to ask questions on")
+            .help("pass --defaults (with --name, --domain, ... as needed) to run without prompts")
+            .into());
     }
     let stack_file = args.dir.join(STACK_FILE);
     let secrets_file = args.dir.join(secrets::SECRETS_FILE);
@@ -111,56 +235,95 @@ pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
             "init",
             format!("{} already holds a stack", args.dir.display()),
         )
-        .help("use `vpai secrets sync` to add missing secrets, or --force to start over"));
+        .help("use `vpai secrets sync` to add missing secrets, or --force to start over")
+        .into());
     }
     let prompt = Prompter { interactive };
-    let default_name = std::path::absolute(&args.dir)
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()))
-        .filter(|n| {
-            n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        })
-        .unwrap_or_else(|| "stack".to_string());
-    let name = match args.name {
-        Some(n) => n,
-        None => prompt.ask("project name", &default_name)?,
-    };
-    let domain = match args.domain {
-        Some(d) => Some(d),
-        None => Some(prompt.ask("domain (empty: serve :80 by IP)", "")?).filter(|d| !d.is_empty()),
-    };
-    let email = match args.email {
-        Some(e) => Some(e),
-        None => {
-            Some(prompt.ask("notification e-mail (empty: none)", "")?).filter(|e| !e.is_empty())
-        }
-    };
-    let timezone = match args.timezone {
-        Some(t) => t,
-        None => prompt.ask("timezone", "UTC")?,
-    };
-    let services = match args.services {
-        Some(s) => s,
-        None => prompt
-            .ask("services (comma-separated)", &DEFAULT_SERVICES.join(","))?
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
-    };
-    for service in &services {
-        if crate::stack::catalog::get(service).is_none() {
-            return Err(
-                Diagnostic::error("init", format!("`{service}` is not in the catalog"))
-                    .maybe_help(crate::suggest::hint(
-                        service,
-                        crate::stack::catalog::names(),
-                    ))
-                    .note("`vpai init --list-services` lists the catalog"),
-            );
-        }
+    let default_name = name_from_dir(&args.dir);
+    let name = prompt.value(
+        args.name,
+        &Question {
+            flag: "name",
+            text: "project name",
+            default: &default_name,
+        },
+        |n| names::project_name(n).map(|()| n.to_string()),
+    )?;
+    if interactive && args.services.is_none() {
+        stderrln!("the catalog: {}", catalog_list());
     }
+    let default_services = DEFAULT_SERVICES.join(",");
+    let services = prompt.value(
+        args.services.map(|s| s.join(",")),
+        &Question {
+            flag: "services",
+            text: "services (comma-separated)",
+            default: &default_services,
+        },
+        service_list,
+    )?;
+    let services: Vec<String> = services.split(',').map(str::to_string).collect();
+    let routed: Vec<&str> = services
+        .iter()
+        .filter_map(|s| crate::stack::catalog::get(s))
+        .filter(|e| crate::stack::catalog::is_routed(e))
+        .map(|e| e.name)
+        .collect();
+    let domain = prompt.value(
+        args.domain,
+        &Question {
+            flag: "domain",
+            text: if routed.len() > 1 {
+                "domain"
+            } else {
+                "domain (empty: serve :80 by IP)"
+            },
+            default: "",
+        },
+        |d| {
+            if !d.is_empty() {
+                names::domain(d).map(|()| d.to_string())
+            } else if routed.len() > 1 {
+                Err(Invalid {
+                    reason: format!(
+                        "{} are routed: without a domain one site is served, at :80",
+                        routed.join(", ")
+                    ),
+                    help:
+                        "give a domain, e.g. `example.com`: each service gets its subdomain of it"
+                            .to_string(),
+                })
+            } else {
+                Ok(String::new())
+            }
+        },
+    )?;
+    let domain = Some(domain).filter(|d| !d.is_empty());
+    let email = prompt.value(
+        args.email,
+        &Question {
+            flag: "email",
+            text: "notification e-mail (empty: none)",
+            default: "",
+        },
+        |e| {
+            if e.is_empty() {
+                Ok(String::new())
+            } else {
+                names::email(e).map(|()| e.to_string())
+            }
+        },
+    )?;
+    let email = Some(email).filter(|e| !e.is_empty());
+    let timezone = prompt.value(
+        args.timezone,
+        &Question {
+            flag: "timezone",
+            text: "timezone",
+            default: "UTC",
+        },
+        |t| names::timezone(t).map(|()| t.to_string()),
+    )?;
     let mut recipients = args.recipients;
     let mut created_identity = None;
     if recipients.is_empty() {
@@ -182,15 +345,11 @@ pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
             recipients.push(recipient.trim().to_string());
         } else {
             let (text, recipient) = secrets::new_identity();
-            write_private(&path, &text)?;
             recipients.push(recipient);
-            created_identity = Some(path);
+            created_identity = Some((path, text));
         }
     }
 
-    std::fs::create_dir_all(&args.dir).map_err(|e| {
-        Diagnostic::error("io", format!("cannot create {}: {e}", args.dir.display()))
-    })?;
     let text = stack_file_text(
         &name,
         domain.as_deref(),
@@ -202,9 +361,24 @@ pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
     // Validate what we are about to write with the same loader every command uses.
     let mut sources = crate::source::Sources::default();
     let id = sources.add(stack_file.display().to_string(), text.clone());
-    let raw = crate::stack::load::parse(id, &sources).map_err(|mut d| d.remove(0))?;
-    let stack = crate::stack::resolve::resolve(raw, id, sources, "prod")
-        .map_err(|mut r| r.diagnostics.remove(0))?;
+    let raw = match crate::stack::load::parse(id, &sources) {
+        Ok(raw) => raw,
+        Err(diagnostics) => {
+            return Err(Report {
+                diagnostics,
+                sources,
+            });
+        }
+    };
+    // Nothing is written before the stack resolves: a refusal leaves no
+    // directory, identity or stack file behind.
+    let stack = crate::stack::resolve::resolve(raw, id, sources, "prod")?;
+    std::fs::create_dir_all(&args.dir).map_err(|e| {
+        Diagnostic::error("io", format!("cannot create {}: {e}", args.dir.display()))
+    })?;
+    if let Some((path, text)) = &created_identity {
+        write_private(path, text)?;
+    }
     std::fs::write(&stack_file, &text).map_err(|e| {
         Diagnostic::error("io", format!("cannot write {}: {e}", stack_file.display()))
     })?;
@@ -215,13 +389,17 @@ pub fn run(args: InitArgs) -> Result<ExitCode, Diagnostic> {
     secrets::encrypt_to_file(&values, &recipients, &secrets_file)
         .map_err(|e| Diagnostic::error("secrets", e.to_string()))?;
 
-    stdoutln!("wrote {}", stack_file.display());
+    stdoutln!(
+        "wrote {} (services: {})",
+        stack_file.display(),
+        services.join(", ")
+    );
     stdoutln!(
         "wrote {} ({} generated secrets)",
         secrets_file.display(),
         generated.len()
     );
-    if let Some(path) = created_identity {
+    if let Some((path, _)) = created_identity {
         stdoutln!(
             "created identity {} — back it up: without it secrets.age cannot be decrypted",
             path.display()

@@ -143,7 +143,7 @@ fn interactive_wizard_through_a_terminal() {
             "--identity-out",
             identity.to_str().unwrap(),
         ],
-        "acme\nacme.example\nops@acme.example\nEurope/Paris\ncaddy,postgresql,nocodb\n",
+        "acme\ncaddy,postgresql,nocodb\nacme.example\nops@acme.example\nEurope/Paris\n",
     );
     assert!(ok, "{text}");
     assert!(
@@ -162,6 +162,116 @@ fn interactive_wizard_through_a_terminal() {
     // NocoDB's API token is created in its UI: the wizard says how to set it.
     let hint = format!("vpai secrets set {} nocodb_api_token", dir.display());
     assert!(text.contains(&hint), "{text}");
+}
+
+#[test]
+fn the_wizard_asks_again_after_a_bad_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("My Stack");
+    let identity = tmp.path().join("id.txt");
+    let answers = [
+        "MyStack",
+        "acme",
+        "litelm",
+        "litellm,nocodb",
+        "",
+        "http://acme.example",
+        "acme.example",
+        "nope",
+        "ops@acme.example",
+        "Mars/Base",
+        "Europe/Paris",
+    ];
+    let (ok, text) = common::on_a_terminal(
+        &[
+            "init",
+            dir.to_str().unwrap(),
+            "--identity-out",
+            identity.to_str().unwrap(),
+        ],
+        &(answers.join("\n") + "\n"),
+    );
+    assert!(ok, "{text}");
+    // The directory's name, made valid, is the default.
+    assert!(text.contains("project name [my-stack]:"), "{text}");
+    for refusal in [
+        "`MyStack` is not valid",
+        "`litelm` is not in the catalog; did you mean `litellm`?",
+        "without a domain one site is served",
+        "`http://` is a URL scheme",
+        "`nope` is not valid: there is no `@`",
+        "`Mars/Base` is not valid: not a time zone",
+    ] {
+        assert!(text.contains(refusal), "{refusal} missing from\n{text}");
+    }
+    // The catalog is listed before the services are asked for.
+    assert!(text.contains("the catalog: alloy, caddy"), "{text}");
+    let check = run(vpai().args(["check", "-C"]).arg(&dir));
+    assert_eq!(check.code, 0, "{}", check.stdout);
+    let stack = std::fs::read_to_string(dir.join("vpai.toml")).unwrap();
+    for expected in [
+        "name = \"acme\"",
+        "timezone = \"Europe/Paris\"",
+        "[services.redis]",
+        "[services.caddy]",
+    ] {
+        assert!(stack.contains(expected), "{expected} missing from\n{stack}");
+    }
+}
+
+#[test]
+fn init_refuses_bad_flags_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--name", "MyStack"], "write `mystack`"),
+        (&["--name", "my stack"], "write `my-stack`"),
+        (&["--name", "1stack"], "does not start with a letter"),
+        (&["--domain", "http://foo"], "URL scheme"),
+        (&["--email", "nope"], "there is no `@`"),
+        (&["--timezone", "Mars/Base"], "not a time zone"),
+        (&["--timezone", "europe/paris"], "write `Europe/Paris`"),
+        (
+            &["--services", "n8n,nocodb"],
+            "without a domain one site is served",
+        ),
+    ];
+    for (flags, expected) in cases {
+        let dir = tmp.path().join("stack");
+        let identity = tmp.path().join("id.txt");
+        let out = run(vpai()
+            .args(["init", "--defaults"])
+            .args(*flags)
+            .arg(&dir)
+            .arg("--identity-out")
+            .arg(&identity));
+        assert_eq!(out.code, 1, "{flags:?}: {}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains(expected), "{flags:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        assert!(
+            !dir.exists() && !identity.exists(),
+            "{flags:?} wrote something"
+        );
+    }
+}
+
+#[test]
+fn init_enables_what_the_chosen_services_need() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("stack");
+    let out = run(vpai()
+        .args(["init", "--defaults", "--services", "litellm"])
+        .arg(&dir)
+        .arg("--identity-out")
+        .arg(tmp.path().join("id.txt")));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("(services: litellm, caddy, redis, postgresql)"),
+        "{}",
+        out.stdout
+    );
+    let check = run(vpai().args(["check", "-C"]).arg(&dir));
+    assert_eq!(check.code, 0, "{}", check.stdout);
 }
 
 #[test]

@@ -45,6 +45,50 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     entries().iter().map(|e| e.name)
 }
 
+/// The PostgreSQL service a database lives on when its `server` is not given.
+pub const DEFAULT_DATABASE_SERVER: &str = "postgresql";
+/// The service a `redis_user` gets its ACL user on.
+pub const REDIS_SERVICE: &str = "redis";
+
+/// The reverse proxy that serves routes.
+pub const PROXY_SERVICE: &str = "caddy";
+
+/// Whether a catalog entry is served through the proxy.
+pub fn is_routed(entry: &Entry) -> bool {
+    entry.service.subdomain.is_some()
+        || entry.service.routes.as_ref().is_some_and(|r| !r.is_empty())
+}
+
+/// The catalog services `name` cannot run without, itself first, each once:
+/// its `depends_on`, the server of each database it owns, Redis for a
+/// `redis_user`, the proxy for a route, and theirs in turn. `vpai init`
+/// enables them with it.
+pub fn with_needs(name: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    let mut queue = vec![name.to_string()];
+    while let Some(next) = queue.pop() {
+        let Some(entry) = get(&next) else { continue };
+        if out.contains(&entry.name) {
+            continue;
+        }
+        out.push(entry.name);
+        let service = &entry.service;
+        let depends = service
+            .depends_on
+            .iter()
+            .flat_map(|d| d.keys().map(|k| k.get_ref().clone()));
+        let servers = service.databases.iter().flatten().map(|db| {
+            db.server
+                .clone()
+                .unwrap_or_else(|| DEFAULT_DATABASE_SERVER.to_string())
+        });
+        let redis = service.redis_user.iter().map(|_| REDIS_SERVICE.to_string());
+        let proxy = is_routed(entry).then(|| PROXY_SERVICE.to_string());
+        queue.extend(depends.chain(servers).chain(redis).chain(proxy));
+    }
+    out
+}
+
 /// A static config template shipped with the catalog (`catalog/templates/NAME`).
 pub fn template(name: &str) -> Option<&'static str> {
     embedded::TEMPLATES
@@ -56,6 +100,20 @@ pub fn template(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn needs_are_followed_to_the_end() {
+        assert_eq!(
+            with_needs("litellm"),
+            ["litellm", "caddy", "redis", "postgresql"]
+        );
+        assert_eq!(with_needs("nocodb"), ["nocodb", "caddy", "postgresql"]);
+        let openclaw = with_needs("openclaw");
+        for needed in ["litellm", "postgresql", "redis"] {
+            assert!(openclaw.contains(&needed), "{openclaw:?}");
+        }
+        assert_eq!(with_needs("caddy"), ["caddy"]);
+    }
 
     #[test]
     fn every_entry_parses_and_pins_its_image() {

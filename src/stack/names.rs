@@ -74,6 +74,40 @@ pub fn dns_label(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A project name: it prefixes container and network names and names the
+/// host's `/opt/<project>` directory, so it is a DNS label that may also hold `_`.
+pub fn project_name(name: &str) -> Result<(), Invalid> {
+    const HELP: &str =
+        "use 1 to 63 lower-case letters, digits, `-` and `_`, starting with a letter";
+    if name.is_empty() {
+        return Err(Invalid::new("the name is empty", HELP));
+    }
+    if name.len() > 63 {
+        return Err(Invalid::new(
+            format!("the name is {} characters long", name.len()),
+            HELP,
+        ));
+    }
+    if let Some(c) = offending(name, |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_')
+    }) {
+        let lower = name.to_ascii_lowercase().replace(' ', "-");
+        let suggestion = if lower != name && project_name(&lower).is_ok() {
+            format!("; write `{lower}`")
+        } else {
+            String::new()
+        };
+        return Err(Invalid::new(
+            format!("`{}` is not allowed in a project name", shown(c)),
+            format!("{HELP}{suggestion}"),
+        ));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(Invalid::new("the name does not start with a letter", HELP));
+    }
+    Ok(())
+}
+
 /// A snake-case identifier: secret names (they name files and template
 /// references), database, role and Redis user names (SQL and ACL identifiers
 /// written unquoted, and part of the generated password secret's name).
@@ -327,6 +361,22 @@ mod tests {
                 .unwrap_err()
                 .help
                 .ends_with("write `my-svc`")
+        );
+    }
+
+    #[test]
+    fn project_names() {
+        for ok in ["demo", "javisi", "my_stack", "a-1"] {
+            assert_eq!(project_name(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "MyStack", "my stack", "1stack", "-a", "a/b"] {
+            assert!(project_name(bad).is_err(), "{bad}");
+        }
+        assert!(
+            project_name("MyStack")
+                .unwrap_err()
+                .help
+                .ends_with("write `mystack`")
         );
     }
 

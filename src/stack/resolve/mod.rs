@@ -318,20 +318,19 @@ impl Resolver {
 
     fn project(&mut self, raw: &RawProject, overlay: &RawOverlay) -> Project {
         let name = raw.name.get_ref();
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-            && name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
-        if !valid {
+        if let Err(e) = crate::stack::names::project_name(name) {
             let span = self.stack_span(&raw.name);
             self.error(
                 Diagnostic::error(
                     "invalid-value",
-                    format!("project name `{name}` is not a valid name"),
+                    format!(
+                        "project name `{}` is not valid: {}",
+                        name.escape_debug(),
+                        e.reason
+                    ),
                 )
                 .at(Some(&span), "used in container, network and path names")
-                .help("use lower-case letters, digits, `-` and `_`, starting with a letter"),
+                .help(e.help),
             );
         }
         Project {

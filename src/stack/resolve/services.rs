@@ -588,7 +588,7 @@ fn databases(name: &str, layers: &Layers, stack: &mut Stack) -> Vec<String> {
         let server = db
             .server
             .clone()
-            .unwrap_or_else(|| "postgresql".to_string());
+            .unwrap_or_else(|| catalog::DEFAULT_DATABASE_SERVER.to_string());
         db_names.push(db.name.clone());
         stack.databases.push(Database {
             password_secret: format!("db_{user}_password"),

@@ -50,10 +50,10 @@ impl Resolver {
                 });
             }
             if service.redis_user.is_some() {
-                if names.iter().any(|n| n == "redis") {
+                if names.iter().any(|n| n == catalog::REDIS_SERVICE) {
                     service
                         .depends_on
-                        .entry("redis".to_string())
+                        .entry(catalog::REDIS_SERVICE.to_string())
                         .or_insert(Dependency {
                             condition: Condition::Healthy,
                             implicit: true,
