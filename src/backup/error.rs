@@ -13,6 +13,9 @@ pub enum BackupError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Restic(#[from] ResticError),
+    /// A job, file or snapshot path that would leave its staging directory.
+    #[error(transparent)]
+    Escape(#[from] crate::paths::Escape),
     /// A file or directory on the machine that runs vpai.
     #[error("cannot {action} {}: {source}", path.display())]
     Local {

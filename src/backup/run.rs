@@ -8,6 +8,7 @@
 //! when asked (`restore`); a drill restores into a scratch container that shares no
 //! volume, network or port with production, checks what came back, and removes it.
 
+use crate::paths::within;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -62,8 +63,8 @@ pub struct DrillReport {
 }
 
 impl Runner<'_> {
-    fn staging(&self, job: &BackupJob) -> PathBuf {
-        self.staging_root.join(&job.name)
+    fn staging(&self, job: &BackupJob) -> Result<PathBuf, BackupError> {
+        Ok(within(&self.staging_root, &job.name)?)
     }
 
     /// Stage, back up, apply retention. Errors are in the report, never partial
@@ -93,7 +94,7 @@ impl Runner<'_> {
         time: Option<&str>,
         report: &mut JobReport,
     ) -> Result<(), BackupError> {
-        let staging = self.staging(job);
+        let staging = self.staging(job)?;
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(local("empty", &staging))?;
         }
@@ -130,7 +131,8 @@ impl Runner<'_> {
         match step {
             Step::Capture { command, file } => {
                 let (code, stderr) =
-                    transfer::exec_to_file(engine, container, command, &staging.join(file)).await?;
+                    transfer::exec_to_file(engine, container, command, &within(staging, file)?)
+                        .await?;
                 check_exit(command, code, &stderr)
             }
             Step::Run { command } => {
@@ -168,7 +170,7 @@ impl Runner<'_> {
             }
             Step::CopyOut { path, to } => {
                 let tar = transfer::copy_out(engine, container, path).await?;
-                unpack_as(&tar, path, &staging.join(to))
+                unpack_as(&tar, path, &within(staging, to)?)
             }
         }
     }
@@ -197,7 +199,9 @@ impl Runner<'_> {
         for path in paths {
             let copied = transfer::copy_out(self.engine, &helper, &format!("{MOUNT}/{path}")).await;
             result = match copied {
-                Ok(tar) => unpack_as(&tar, path, &staging.join(path)),
+                Ok(tar) => within(staging, path)
+                    .map_err(BackupError::from)
+                    .and_then(|dest| unpack_as(&tar, path, &dest)),
                 Err(e) => Err(BackupError::Unexpected(format!(
                     "cannot read {path} on the host: {e}"
                 ))),
@@ -239,7 +243,7 @@ impl Runner<'_> {
         let path = snapshot.paths.first().ok_or_else(|| {
             BackupError::Incomplete(format!("{} holds no path", snapshot.short_id))
         })?;
-        let inside = scratch.path().join(path.trim_start_matches('/'));
+        let inside = within(scratch.path(), path.trim_start_matches('/'))?;
         Ok((scratch, inside))
     }
 
@@ -286,7 +290,7 @@ impl Runner<'_> {
     ) -> Result<Vec<String>, BackupError> {
         let mut archives = Vec::new();
         for path in paths {
-            let source = staged.join(path);
+            let source = within(staged, path)?;
             let (parent, name) = match path.rsplit_once('/') {
                 Some((parent, name)) => (format!("/{parent}"), name),
                 None => (String::new(), path.as_str()),
@@ -345,7 +349,7 @@ impl Runner<'_> {
             .await?;
         }
         for db in databases {
-            let dump = staged.join(format!("{db}.dump"));
+            let dump = within(staged, format!("{db}.dump"))?;
             let Ok(bytes) = std::fs::read(&dump) else {
                 return Err(BackupError::Incomplete(format!("has no dump of `{db}`")));
             };

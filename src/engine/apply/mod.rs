@@ -10,6 +10,7 @@
 //! previous one is put back and started. Every run writes a release record.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use super::desired::{Desired, DesiredContainer, HostEntry, LABEL_PROJECT};
+use super::desired::{Desired, DesiredContainer, LABEL_PROJECT};
 use super::lock::{self, MOUNT};
 use super::plan::{Action, Plan};
 use super::{Engine, EngineError, provision, releases, remove_container};
@@ -124,6 +125,9 @@ pub async fn apply(
         .iter()
         .map(|c| c.service.clone())
         .collect();
+    // A host file that would leave the project root stops the apply here,
+    // before an image is pulled or the lock taken.
+    let host_files = super::archive::tar(Path::new(MOUNT), &desired.entries)?;
     progress.start(&services);
     ensure_images(&engine, &desired, progress.as_ref()).await?;
     let lock_image = desired
@@ -145,6 +149,7 @@ pub async fn apply(
         plan,
         progress.clone(),
         &lock.name,
+        host_files,
     );
     let outcome = tokio::select! {
         r = body => r,
@@ -213,9 +218,10 @@ async fn run(
     plan: &Plan,
     progress: Arc<dyn Progress>,
     lock_container: &str,
+    host_files: Vec<u8>,
 ) -> Result<Report, EngineError> {
     ensure_networks(&engine, &desired).await?;
-    upload(&engine, lock_container, &desired.entries).await?;
+    upload(&engine, lock_container, host_files).await?;
 
     // Health and exits arrive as events; subscribe before anything starts.
     let (events_tx, _) = broadcast::channel::<(String, String)>(1024);
@@ -298,7 +304,12 @@ async fn run(
         })
         .collect();
     let (release, entries) = releases::record(&desired, plan, &recorded, ok);
-    upload(&engine, lock_container, &entries).await?;
+    upload(
+        &engine,
+        lock_container,
+        super::archive::tar(Path::new(MOUNT), &entries)?,
+    )
+    .await?;
     Ok(Report {
         release,
         ok,
@@ -374,12 +385,7 @@ async fn ensure_networks(engine: &Engine, desired: &Desired) -> Result<(), Engin
     Ok(())
 }
 
-async fn upload(
-    engine: &Engine,
-    container: &str,
-    entries: &[HostEntry],
-) -> Result<(), EngineError> {
-    let archive = super::archive::tar(entries);
+async fn upload(engine: &Engine, container: &str, archive: Vec<u8>) -> Result<(), EngineError> {
     engine
         .docker
         .upload_to_container(
