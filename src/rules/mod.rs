@@ -10,6 +10,7 @@ use crate::stack::{Report, Stack};
 
 mod admin_ui_public;
 mod cross_host_internal_url;
+mod dangerous_mount;
 mod data_owner_mismatch;
 mod dependency_cycle;
 mod grafana_datasource_user;
@@ -99,6 +100,7 @@ pub static RULES: &[&dyn Rule] = &[
     &internet_without_egress::InternetWithoutEgress,
     &unknown_network::UnknownNetwork,
     &published_port::PublishedPort,
+    &dangerous_mount::DangerousMount,
     &route_collision::RouteCollision,
     &subnet_collision::SubnetCollision,
     &subpath_unsupported::SubpathUnsupported,
