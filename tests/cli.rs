@@ -709,3 +709,39 @@ fn host_audit_refuses_an_unknown_host_before_reaching_any_engine() {
     );
     assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
+
+#[test]
+fn check_names_the_secrets_render_would_miss_and_the_command_that_fixes_them() {
+    let s = Stack::init("caddy,postgresql,n8n");
+    let stack_file = s.dir().join("vpai.toml");
+    let mut text = std::fs::read_to_string(&stack_file).unwrap();
+    text.push_str("\n[services.redis]\n");
+    std::fs::write(&stack_file, text).unwrap();
+    let check = s.vpai(&["check"]);
+    assert_eq!(check.code, 0, "a warning, not an error: {}", check.stdout);
+    assert!(
+        check
+            .stdout
+            .contains("warning[missing-secret]: secrets without a value in"),
+        "{}",
+        check.stdout
+    );
+    let sync = format!("run `vpai secrets sync {}`", s.dir().display());
+    assert!(check.stdout.contains(&sync), "{}", check.stdout);
+    // The hint, run as printed, clears the warning.
+    let synced = run(vpai()
+        .args(["secrets", "sync"])
+        .arg(s.dir())
+        .env("VPAI_IDENTITY", s.identity()));
+    assert_eq!(synced.code, 0, "{}", synced.stderr);
+    let again = s.vpai(&["check"]);
+    assert!(again.stdout.starts_with("ok:"), "{}", again.stdout);
+    // Without secrets.age at all, check says so too.
+    std::fs::remove_file(s.dir().join("secrets.age")).unwrap();
+    let none = s.vpai(&["check"]);
+    assert!(
+        none.stdout.contains("secrets.age does not exist"),
+        "{}",
+        none.stdout
+    );
+}

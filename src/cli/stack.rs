@@ -22,7 +22,11 @@ pub(super) fn load(args: &StackArgs) -> Result<Stack, Failure> {
 pub(super) fn check(args: &StackArgs, format: Format, color: bool) -> Result<ExitCode, Failure> {
     let (diagnostics, sources, services) = match stack::load(args.dir(), &args.env) {
         Ok(stack) => {
-            let d = rules::check(&stack);
+            let mut d = rules::check(&stack);
+            d.extend(secrets::unset_values(
+                &stack::load::stack_path(args.dir()),
+                &stack,
+            ));
             (d, stack.sources, stack.services.len())
         }
         Err(report) => (report.diagnostics, report.sources, 0),

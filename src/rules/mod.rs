@@ -42,6 +42,7 @@ mod secret_in_env;
 mod subnet_collision;
 pub(crate) mod subpath_unsupported;
 pub(crate) mod support;
+mod template_not_rendered;
 mod unknown_network;
 mod unpinned_image;
 mod unused_config;
@@ -128,6 +129,7 @@ pub static RULES: &[&dyn Rule] = &[
     &openclaw_unknown_env::OpenclawUnknownEnv,
     &admin_ui_public::AdminUiPublic,
     &secret_in_env::SecretInEnv,
+    &template_not_rendered::TemplateNotRendered,
     &invalid_lint_ignore::InvalidLintIgnore,
     &unused_config::UnusedConfig,
 ];

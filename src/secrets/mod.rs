@@ -178,6 +178,90 @@ pub fn load(
     decrypt(&file, &candidates)
 }
 
+/// What `check` says of the secrets' values: the ones `render` would refuse to go
+/// without, each with the command that gives it a value. Nothing when the
+/// values cannot be read here (no identity: a CI runner checks without them),
+/// nor for a stack file checked on its own (`check -C other.toml`): only a
+/// directory's `vpai.toml` has a `secrets.age`.
+pub fn unset_values(stack_file: &Path, stack: &Stack) -> Vec<Diagnostic> {
+    if stack_file.file_name() != Some(std::ffi::OsStr::new(crate::stack::load::STACK_FILE)) {
+        return Vec::new();
+    }
+    let stack_dir = match stack_file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let needed: Vec<&SecretSpec> = stack
+        .secrets
+        .values()
+        .filter(|spec| !spec.bootstrap_only)
+        .collect();
+    if needed.is_empty() {
+        return Vec::new();
+    }
+    let dir = shell_word(&stack_dir.display().to_string());
+    let file = stack_dir.join(SECRETS_FILE);
+    if !file.exists() {
+        return vec![
+            Diagnostic::warning(
+                "missing-secret",
+                format!(
+                    "{} does not exist: {} secrets have no value, and render will refuse",
+                    file.display(),
+                    needed.len()
+                ),
+            )
+            .help(format!("run `vpai secrets sync {dir}`")),
+        ];
+    }
+    let candidates = identity_candidates(None, stack_dir, stack.identity.as_deref());
+    let values = match decrypt(&file, &candidates) {
+        Ok(values) => values,
+        Err(SecretsError::NoIdentity { .. }) => return Vec::new(),
+        Err(e) => {
+            return vec![Diagnostic::warning(
+                "missing-secret",
+                format!("cannot read the secrets' values: {e}"),
+            )];
+        }
+    };
+    let unset: Vec<&SecretSpec> = needed
+        .into_iter()
+        .filter(|spec| values.get(&spec.name).is_none())
+        .collect();
+    let (provided, generated): (Vec<&SecretSpec>, Vec<&SecretSpec>) =
+        unset.into_iter().partition(|spec| spec.provided);
+    let mut out = Vec::new();
+    if !generated.is_empty() {
+        let names: Vec<&str> = generated.iter().map(|s| s.name.as_str()).collect();
+        out.push(
+            Diagnostic::warning(
+                "missing-secret",
+                format!(
+                    "secrets without a value in {}: {}",
+                    file.display(),
+                    names.join(", ")
+                ),
+            )
+            .help(format!("run `vpai secrets sync {dir}` to generate them")),
+        );
+    }
+    for spec in provided {
+        out.push(
+            Diagnostic::warning(
+                "missing-secret",
+                format!("secret `{}` has no value ({})", spec.name, spec.description),
+            )
+            .help(format!("set it: `vpai secrets set {dir} {}`", spec.name)),
+        );
+    }
+    out
+}
+
+fn shell_word(text: &str) -> String {
+    shlex::try_quote(text).map_or_else(|_| text.to_string(), |q| q.into_owned())
+}
+
 /// Where to look for the identity, in order: `--identity`, `VPAI_IDENTITY`, the
 /// stack's `[age] identity`, `~/.config/vpai/identity.txt`, `~/.ssh/id_ed25519`.
 pub fn identity_candidates(

@@ -35,6 +35,36 @@ impl Serialize for Template {
     }
 }
 
+/// The names a value template starts from (`{{ secret.NAME }}`, `{{ db.password }}`).
+pub const ROOTS: &[&str] = &[
+    "secret",
+    "db",
+    "redis",
+    "route",
+    "services",
+    "service",
+    "databases",
+    "project",
+    "env",
+];
+
+/// The first `{{ ROOT.… }}` reference in `text`, as written: what a field
+/// that is never rendered would keep as literal text.
+pub fn first_reference(text: &str) -> Option<&str> {
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let end = after.find("}}")?;
+        let inner = after[..end].trim_matches(|c: char| c.is_whitespace() || c == '-');
+        let root = inner.split(['.', '[', ' ', '|']).next().unwrap_or_default();
+        if ROOTS.contains(&root) {
+            return Some(&rest[start..start + 2 + end + 2]);
+        }
+        rest = &after[end + 2..];
+    }
+    None
+}
+
 /// The environment every value template is rendered with.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -100,6 +130,24 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_are_told_from_other_braces() {
+        assert_eq!(
+            first_reference("--key={{ secret.k }}"),
+            Some("{{ secret.k }}")
+        );
+        assert_eq!(
+            first_reference("a {{- db.password -}} b"),
+            Some("{{- db.password -}}")
+        );
+        assert_eq!(first_reference("docker ps --format '{{.Names}}'"), None);
+        assert_eq!(
+            first_reference("{{json .}} {{ route.host }}"),
+            Some("{{ route.host }}")
+        );
+        assert_eq!(first_reference("{{ unclosed"), None);
+    }
 
     #[test]
     fn extracts_nested_references() {

@@ -144,14 +144,14 @@ impl Resolver {
             let values = service
                 .env
                 .iter()
-                .map(|(k, t)| (format!("env `{k}`"), t))
+                .map(|(k, t)| (format!("env `{k}`"), t, false))
                 .chain(
                     service
                         .exports
                         .iter()
-                        .map(|(k, t)| (format!("export `{k}`"), t)),
+                        .map(|(k, t)| (format!("export `{k}`"), t, true)),
                 );
-            for (what, template) in values {
+            for (what, template, is_export) in values {
                 let refs = match template.references() {
                     Ok(r) => r,
                     Err(e) => {
@@ -166,6 +166,22 @@ impl Resolver {
                     }
                 };
                 for reference in refs {
+                    // Exports are rendered first, each from its own service's
+                    // values: one export cannot read another, its own included.
+                    if is_export && reference.starts_with("services.") {
+                        problems.push(
+                            Diagnostic::error(
+                                "invalid-template",
+                                format!(
+                                    "service `{}`: {what} references `{reference}`: an export cannot read exports",
+                                    service.name
+                                ),
+                            )
+                            .at(template.span.as_ref(), "in this value")
+                            .help("build the export from the service's own values (`{{ secret.NAME }}`, `{{ route.public_url }}`, `{{ db.password }}`)"),
+                        );
+                        continue;
+                    }
                     if let Some(problem) = reference_problem(stack, service, &reference) {
                         problems.push(
                             Diagnostic::error(
