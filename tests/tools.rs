@@ -543,6 +543,7 @@ fn compose_reads_back_every_env_value_the_writer_escapes() {
         " #comment",
         "back\\slash",
         "two\nlines",
+        "crlf\r\nline",
         "it's\ntwo $HOME \"lines\" \\n",
         "\\n literally",
         "=leading",

@@ -47,6 +47,7 @@ fn unquote(value: &str) -> String {
         match (c, c == '\\') {
             (_, true) => match chars.next() {
                 Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
                 Some(other) => out.push(other),
                 None => out.push('\\'),
             },
@@ -64,14 +65,15 @@ fn quote(value: &str) -> String {
     if plain || value.is_empty() {
         return value.to_string();
     }
-    if !value.contains('\'') && !value.contains('\n') {
+    if !value.contains(['\'', '\n', '\r']) {
         return format!("'{value}'");
     }
     let escaped = value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('$', "\\$")
-        .replace('\n', "\\n");
+        .replace('\n', "\\n")
+        .replace('\r', "\\r");
     format!("\"{escaped}\"")
 }
 
@@ -86,6 +88,8 @@ mod tests {
         assert_eq!(quote("a b"), "'a b'");
         assert_eq!(quote("pa$$word"), "'pa$$word'");
         assert_eq!(quote("it's"), "\"it's\"");
+        assert_eq!(quote("a\r\nb"), "\"a\\r\\nb\"");
+        assert_eq!(unquote(&quote("a\r\nb")), "a\r\nb");
     }
 
     #[test]
