@@ -88,45 +88,37 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-/// Every value's position, as the keys (or array indices) leading to it.
+/// A step from a value to one it holds.
 #[derive(Debug, Clone)]
 enum Step {
     Key(String),
     Index(usize),
 }
 
-fn positions(table: &Table, prefix: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
-    for (key, value) in table {
-        prefix.push(Step::Key(key.clone()));
+/// Every value's position under `value`, as the steps leading to it.
+fn positions(value: &Value, prefix: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+    let children: Vec<(Step, &Value)> = match value {
+        Value::Table(t) => t.iter().map(|(k, v)| (Step::Key(k.clone()), v)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (Step::Index(i), v))
+            .collect(),
+        _ => return,
+    };
+    for (step, child) in children {
+        prefix.push(step);
         out.push(prefix.clone());
-        walk(value, prefix, out);
+        positions(child, prefix, out);
         prefix.pop();
     }
 }
 
-fn walk(value: &Value, prefix: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
-    match value {
-        Value::Table(table) => positions(table, prefix, out),
-        Value::Array(items) => {
-            for (index, item) in items.iter().enumerate() {
-                prefix.push(Step::Index(index));
-                out.push(prefix.clone());
-                walk(item, prefix, out);
-                prefix.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The container holding the value at `path`, and the last step to it.
-fn parent_mut<'a>(root: &'a mut Table, path: &'a [Step]) -> Option<(&'a mut Value, &'a Step)> {
+/// The value holding the one at `path`, and the last step to it.
+fn parent_mut<'a>(root: &'a mut Value, path: &'a [Step]) -> Option<(&'a mut Value, &'a Step)> {
     let (last, init) = path.split_last()?;
-    let mut here: &mut Value = root.get_mut(match init.first()? {
-        Step::Key(k) => k.as_str(),
-        Step::Index(_) => return None,
-    })?;
-    for step in &init[1..] {
+    let mut here = root;
+    for step in init {
         here = match step {
             Step::Key(k) => here.as_table_mut()?.get_mut(k)?,
             Step::Index(i) => here.as_array_mut()?.get_mut(*i)?,
@@ -135,108 +127,74 @@ fn parent_mut<'a>(root: &'a mut Table, path: &'a [Step]) -> Option<(&'a mut Valu
     Some((here, last))
 }
 
-fn apply(root: &mut Table, mutation: &Mutation) {
+fn apply(root: &mut Value, mutation: &Mutation) {
     let mut all = Vec::new();
     positions(root, &mut Vec::new(), &mut all);
-    if all.is_empty() {
+    let (Mutation::Replace(i, _)
+    | Mutation::Rename(i, _)
+    | Mutation::Remove(i)
+    | Mutation::Retype(i, _)
+    | Mutation::Insert(i, _, _)) = mutation;
+    let Some(path) = all.get(i % all.len().max(1)) else {
         return;
-    }
-    let pick = |i: &usize| all[i % all.len()].clone();
-    match mutation {
-        Mutation::Replace(i, s) => set(root, &pick(i), Value::String(s.clone())),
-        Mutation::Retype(i, t) => {
+    };
+    let Some((parent, last)) = parent_mut(root, path) else {
+        return;
+    };
+    match (mutation, parent, last) {
+        (Mutation::Replace(_, s), parent, last) => set(parent, last, Value::String(s.clone())),
+        (Mutation::Retype(_, t), parent, last) => {
             let value = match t % 4 {
                 0 => Value::Integer(-1),
                 1 => Value::Boolean(true),
                 2 => Value::Array(vec![Value::String("..".into())]),
                 _ => Value::Table(Table::new()),
             };
-            set(root, &pick(i), value);
+            set(parent, last, value);
         }
-        Mutation::Remove(i) => {
-            let path = pick(i);
-            if path.len() == 1 {
-                if let Some(Step::Key(k)) = path.first() {
-                    root.remove(k);
-                }
-                return;
-            }
-            if let Some((parent, last)) = parent_mut(root, &path) {
-                match (parent, last) {
-                    (Value::Table(t), Step::Key(k)) => {
-                        t.remove(k);
-                    }
-                    (Value::Array(a), Step::Index(i)) if *i < a.len() => {
-                        a.remove(*i);
-                    }
-                    _ => {}
-                }
+        (Mutation::Remove(_), Value::Table(t), Step::Key(k)) => {
+            t.remove(k);
+        }
+        (Mutation::Remove(_), Value::Array(a), Step::Index(i)) => {
+            a.remove(*i);
+        }
+        (Mutation::Rename(_, name), Value::Table(t), Step::Key(old)) => {
+            if let Some(value) = t.remove(old) {
+                t.insert(name.clone(), value);
             }
         }
-        Mutation::Rename(i, name) => {
-            let path = pick(i);
-            let table = if path.len() == 1 {
-                Some(&mut *root)
-            } else {
-                parent_mut(root, &path).and_then(|(p, _)| p.as_table_mut())
+        (Mutation::Insert(_, key, value), Value::Table(t), Step::Key(k)) => {
+            // Into the chosen table when it is one, else beside the chosen value.
+            let table = match t.get_mut(k) {
+                Some(Value::Table(inner)) => inner,
+                _ => t,
             };
-            if let (Some(table), Some(Step::Key(old))) = (table, path.last()) {
-                if let Some(value) = table.remove(old) {
-                    table.insert(name.clone(), value);
-                }
-            }
+            table.insert(key.clone(), Value::String(value.clone()));
         }
-        Mutation::Insert(i, key, value) => {
-            let path = pick(i);
-            let value = Value::String(value.clone());
-            if let Some((parent, last)) = parent_mut(root, &path) {
-                let target = match (&mut *parent, last) {
-                    (Value::Table(t), Step::Key(k)) if t.get(k).is_some_and(Value::is_table) => {
-                        t.get_mut(k).and_then(Value::as_table_mut)
-                    }
-                    (Value::Table(t), _) => Some(t),
-                    _ => None,
-                };
-                if let Some(table) = target {
-                    table.insert(key.clone(), value);
-                }
-            } else if let Some(Value::Table(t)) = path.first().and_then(|s| match s {
-                Step::Key(k) => root.get_mut(k),
-                Step::Index(_) => None,
-            }) {
-                t.insert(key.clone(), value);
-            }
-        }
+        _ => {}
     }
 }
 
-fn set(root: &mut Table, path: &[Step], value: Value) {
-    if path.len() == 1 {
-        if let Some(Step::Key(k)) = path.first() {
-            root.insert(k.clone(), value);
+fn set(parent: &mut Value, last: &Step, value: Value) {
+    match (parent, last) {
+        (Value::Table(t), Step::Key(k)) => {
+            t.insert(k.clone(), value);
         }
-        return;
-    }
-    if let Some((parent, last)) = parent_mut(root, path) {
-        match (parent, last) {
-            (Value::Table(t), Step::Key(k)) => {
-                t.insert(k.clone(), value);
-            }
-            (Value::Array(a), Step::Index(i)) if *i < a.len() => a[*i] = value,
-            _ => {}
-        }
+        (Value::Array(a), Step::Index(i)) => a[*i] = value,
+        _ => {}
     }
 }
 
-fn seed(example: &str) -> Table {
+fn seed(example: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples")
         .join(example)
         .join("vpai.toml");
-    std::fs::read_to_string(&path)
+    let table: Table = std::fs::read_to_string(&path)
         .unwrap()
         .parse()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Value::Table(table)
 }
 
 /// Everything under `root`, relative to it, sorted.
