@@ -132,24 +132,22 @@ pub fn has_key(line: &str, key: &str) -> bool {
     if t.starts_with('[') {
         return header_path(t).is_some_and(|p| p.iter().any(|s| s == key));
     }
-    let mut from = 0;
-    while let Some(i) = line[from..].find(key) {
-        let at = from + i;
+    // A key outside TOML's bare-key alphabet (the empty one included) can only be
+    // written quoted. `match_indices` ends even for an empty key, where a
+    // hand-advanced `find` would match at the same place forever.
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+    line.match_indices(key).any(|(at, _)| {
         let before = line[..at].chars().next_back();
-        let after = line[at + key.len()..].trim_start().chars().next();
-        let quoted = before == Some('"') && line[at + key.len()..].starts_with('"');
-        let before_ok = matches!(before, None | Some(' ' | '\t' | '{' | ',' | '.')) || quoted;
-        let rest = if quoted {
-            line[at + key.len() + 1..].trim_start().chars().next()
-        } else {
-            after
-        };
-        if before_ok && matches!(rest, Some('=' | '.')) {
-            return true;
-        }
-        from = at + key.len();
-    }
-    false
+        let after = &line[at + key.len()..];
+        let quoted = before == Some('"') && after.starts_with('"');
+        let before_ok =
+            quoted || bare && matches!(before, None | Some(' ' | '\t' | '{' | ',' | '.'));
+        let rest = if quoted { &after[1..] } else { after };
+        before_ok && matches!(rest.trim_start().chars().next(), Some('=' | '.'))
+    })
 }
 
 #[cfg(test)]
@@ -164,5 +162,7 @@ mod tests {
         assert!(has_key("[services.a.config.tools]", "tools"));
         assert!(!has_key("description = \"image = nothing\"", "nothing"));
         assert!(!has_key("imagery = 1", "image"));
+        assert!(has_key("\"\" = \"x\"", ""));
+        assert!(!has_key("A = \"x\"", ""));
     }
 }
