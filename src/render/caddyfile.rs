@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::FileError;
 use crate::stack::Stack;
 use crate::stack::kinds::Access;
 use crate::stack::model::{Route, Service};
@@ -19,7 +20,28 @@ struct SiteRoute<'a> {
     route: &'a Route,
 }
 
-pub fn render(stack: &Stack, proxy: &Service) -> String {
+/// A value written as one bare Caddyfile token. The model validates every one of
+/// these names already; this is the writer's own guard, so that a value which
+/// reached it another way cannot open a block, start a comment, add a site
+/// address (`,`) or a placeholder (`{env.X}`).
+fn token<'a>(what: &str, value: &'a str) -> Result<&'a str, FileError> {
+    let unsafe_char = value
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "\"`{}#,\\<>".contains(*c));
+    match unsafe_char {
+        None if !value.is_empty() => Ok(value),
+        found => Err(FileError::UnsafeToken {
+            format: "Caddyfile",
+            what: what.to_string(),
+            reason: match found {
+                Some(c) => format!("it holds {c:?}"),
+                None => "it is empty".to_string(),
+            },
+        }),
+    }
+}
+
+pub fn render(stack: &Stack, proxy: &Service) -> Result<String, FileError> {
     let domain = stack.project.domain.as_deref();
     let mut sites: BTreeMap<String, Vec<SiteRoute>> = BTreeMap::new();
     for service in stack.services.values().filter(|s| s.host == proxy.host) {
@@ -47,7 +69,7 @@ pub fn render(stack: &Stack, proxy: &Service) -> String {
     writeln!(out, "# {}", super::HEADER).unwrap();
     out.push_str("{\n");
     if let Some(email) = &stack.project.email {
-        writeln!(out, "\temail {email}").unwrap();
+        writeln!(out, "\temail {}", token("project.email", email)?).unwrap();
     }
     if domain.is_none() {
         out.push_str("\tauto_https off\n");
@@ -80,7 +102,7 @@ pub fn render(stack: &Stack, proxy: &Service) -> String {
 
     for (site, routes) in &sites {
         out.push('\n');
-        writeln!(out, "{site} {{").unwrap();
+        writeln!(out, "{} {{", token("site address", site)?).unwrap();
         out.push_str("\timport security_headers\n");
         let is_base = *site == base_site;
         // `handle` runs before `error` in Caddy's directive order, so a site-level
@@ -113,11 +135,11 @@ pub fn render(stack: &Stack, proxy: &Service) -> String {
                     } else {
                         "handle"
                     };
-                    writeln!(out, "\n\t{directive} {path} {{").unwrap();
+                    writeln!(out, "\n\t{directive} {} {{", token("route path", path)?).unwrap();
                     if vpn_here {
                         out.push_str("\t\timport vpn_only\n");
                     }
-                    proxy_block(&mut out, r, "\t\t");
+                    proxy_block(&mut out, r, "\t\t")?;
                     out.push_str("\t}\n");
                 }
                 None if is_base || vpn_here => {
@@ -125,12 +147,12 @@ pub fn render(stack: &Stack, proxy: &Service) -> String {
                     if vpn_here {
                         out.push_str("\t\timport vpn_only\n");
                     }
-                    proxy_block(&mut out, r, "\t\t");
+                    proxy_block(&mut out, r, "\t\t")?;
                     out.push_str("\t}\n");
                 }
                 None => {
                     out.push('\n');
-                    proxy_block(&mut out, r, "\t");
+                    proxy_block(&mut out, r, "\t")?;
                 }
             }
         }
@@ -139,11 +161,11 @@ pub fn render(stack: &Stack, proxy: &Service) -> String {
         }
         out.push_str("}\n");
     }
-    out
+    Ok(out)
 }
 
-fn proxy_block(out: &mut String, r: &SiteRoute, indent: &str) {
-    let upstream = format!("{}:{}", r.service.name, r.route.port);
+fn proxy_block(out: &mut String, r: &SiteRoute, indent: &str) -> Result<(), FileError> {
+    let upstream = format!("{}:{}", token("upstream", &r.service.name)?, r.route.port);
     if r.route.websocket {
         writeln!(
             out,
@@ -152,5 +174,72 @@ fn proxy_block(out: &mut String, r: &SiteRoute, indent: &str) {
         .unwrap();
     } else {
         writeln!(out, "{indent}reverse_proxy {upstream}").unwrap();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn javisi() -> Stack {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/javisi");
+        crate::stack::load(&path, "prod").unwrap()
+    }
+
+    #[test]
+    fn tokens_that_would_change_the_caddyfile_are_refused() {
+        for ok in [
+            "/api/*",
+            "n8n.example.cloud",
+            ":80",
+            "ops@example.cloud",
+            "/x-._~!$&'()*+;=:@%/y",
+        ] {
+            assert_eq!(token("t", ok).unwrap(), ok);
+        }
+        for bad in [
+            "",
+            "a b",
+            "/x {\n\trespond 200",
+            "hooks.x, evil.example",
+            "{env.SECRET}",
+            "a#b",
+            "a\"b",
+            "a\rb",
+        ] {
+            assert!(token("t", bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    /// Values that reach the writer without the model's validation (a field set
+    /// after resolve) are refused instead of written raw.
+    #[test]
+    fn a_hostile_value_that_bypassed_validation_is_refused() {
+        let stack = javisi();
+        assert!(render(&stack, &stack.services["caddy"]).is_ok());
+
+        let mut hostile = javisi();
+        hostile.project.email = Some("ops@example.cloud\n}\nevil.example {".into());
+        let err = render(&hostile, &hostile.services["caddy"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("project.email"), "{err}");
+
+        let mut hostile = javisi();
+        let route = &mut hostile.services.get_mut("n8n").unwrap().routes[0];
+        route.subdomain = Some("hooks.x, evil".into());
+        let err = render(&hostile, &hostile.services["caddy"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("site address"), "{err}");
+
+        let mut hostile = javisi();
+        let route = &mut hostile.services.get_mut("n8n").unwrap().routes[0];
+        route.path = Some("/x {\n\t\trespond 200".into());
+        let err = render(&hostile, &hostile.services["caddy"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("route path"), "{err}");
     }
 }

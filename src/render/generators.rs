@@ -18,11 +18,11 @@ pub fn generate(
     stack: &Stack,
     service: &Service,
     secrets: &SecretValues,
-) -> Result<String, SecretsError> {
+) -> Result<String, super::FileError> {
     match generator {
-        Generator::Caddyfile => Ok(super::caddyfile::render(stack, service)),
+        Generator::Caddyfile => super::caddyfile::render(stack, service),
         Generator::PostgresProvision => Ok(postgres_provision(stack, service)),
-        Generator::RedisConf => redis_conf(stack, service, secrets),
+        Generator::RedisConf => Ok(redis_conf(stack, service, secrets)?),
         Generator::Litellm => Ok(litellm(stack, service)),
         Generator::GrafanaDatasources => Ok(grafana_datasources(stack, service)),
         Generator::OpenclawJson => Ok(openclaw_json(stack, service)),

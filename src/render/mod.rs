@@ -290,6 +290,12 @@ pub enum FileError {
     UnknownTemplate(String),
     #[error(transparent)]
     Template(#[from] crate::stack::template::TemplateError),
+    #[error("refusing to write {what} into the {format}: {reason}")]
+    UnsafeToken {
+        format: &'static str,
+        what: String,
+        reason: String,
+    },
 }
 
 fn file_content(
@@ -301,7 +307,7 @@ fn file_content(
 ) -> Result<String, FileError> {
     match source {
         FileSource::Content(c) => Ok(ensure_newline(c.clone())),
-        FileSource::Generator(g) => Ok(generators::generate(*g, stack, service, secrets)?),
+        FileSource::Generator(g) => generators::generate(*g, stack, service, secrets),
         FileSource::Template(name) => {
             let text = crate::stack::catalog::template(name)
                 .ok_or_else(|| FileError::UnknownTemplate(name.clone()))?;
