@@ -745,3 +745,45 @@ fn check_names_the_secrets_render_would_miss_and_the_command_that_fixes_them() {
         none.stdout
     );
 }
+
+#[test]
+fn overriding_a_built_in_networks_subnet_keeps_it_internal() {
+    let s = Stack::init("postgresql,caddy");
+    let stack = s.dir().join("vpai.toml");
+    let text = std::fs::read_to_string(&stack).unwrap();
+    std::fs::write(
+        &stack,
+        format!("{text}\n[networks.backend]\nsubnet = \"172.30.2.0/24\"\n\n[networks.extra]\ninternal = true\n"),
+    )
+    .unwrap();
+    let check = s.vpai(&["check"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(
+        check.stdout.contains("network `extra` has no subnet")
+            && check.stdout.contains("vpai.toml:"),
+        "{}",
+        check.stdout
+    );
+
+    std::fs::write(
+        &stack,
+        format!("{text}\n[networks.backend]\nsubnet = \"172.30.2.0/24\"\n"),
+    )
+    .unwrap();
+    assert_eq!(s.vpai(&["secrets", "sync"]).code, 0);
+    let out = s.tmp.path().join("out");
+    let r = s.vpai(&["render", "--out", out.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let compose = std::fs::read_to_string(out.join("main/docker-compose.yml")).unwrap();
+    let backend: String = compose
+        .lines()
+        .skip_while(|l| *l != "  backend:")
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        backend.contains("internal: true") && backend.contains("172.30.2.0/24"),
+        "{backend}"
+    );
+}

@@ -147,11 +147,13 @@ pub struct RawSsh {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
-    #[schemars(with = "String")]
-    pub subnet: Spanned<String>,
-    /// No route to the internet.
-    #[serde(default)]
-    pub internal: bool,
+    /// IPv4 subnet, e.g. "172.20.6.0/24". Required for a new network; a built-in one
+    /// (frontend, backend, monitoring, egress, sandbox) keeps its own when omitted.
+    #[schemars(with = "Option<String>")]
+    pub subnet: Option<Spanned<String>>,
+    /// No route to the internet. A built-in network keeps its own setting when
+    /// omitted (backend, monitoring and sandbox are internal); a new one defaults to false.
+    pub internal: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -116,25 +116,49 @@ impl Resolver {
             })
             .collect();
         for (name, raw) in extra {
-            let subnet_text = raw.get_ref().subnet.get_ref();
-            let Ok(subnet) = subnet_text.parse::<Ipv4Net>() else {
-                let span = self.stack_span(&raw.get_ref().subnet);
-                self.error(
-                    Diagnostic::error(
-                        "invalid-value",
-                        format!("`{subnet_text}` is not an IPv4 subnet"),
-                    )
-                    .at(Some(&span), "network subnet")
-                    .help("write e.g. \"172.20.6.0/24\""),
-                );
-                continue;
+            let builtin = networks.get(name.get_ref());
+            let subnet = match (&raw.get_ref().subnet, builtin) {
+                (Some(text), _) => match text.get_ref().parse::<Ipv4Net>() {
+                    Ok(subnet) => subnet,
+                    Err(_) => {
+                        let span = self.stack_span(text);
+                        self.error(
+                            Diagnostic::error(
+                                "invalid-value",
+                                format!("`{}` is not an IPv4 subnet", text.get_ref()),
+                            )
+                            .at(Some(&span), "network subnet")
+                            .help("write e.g. \"172.20.6.0/24\""),
+                        );
+                        continue;
+                    }
+                },
+                (None, Some(builtin)) => builtin.subnet,
+                (None, None) => {
+                    let span = self.stack_span(name);
+                    self.error(
+                        Diagnostic::error(
+                            "invalid-value",
+                            format!("network `{}` has no subnet", name.get_ref()),
+                        )
+                        .at(Some(&span), "a new network")
+                        .help("add `subnet = \"172.20.6.0/24\"` (a /24 no other network uses)"),
+                    );
+                    continue;
+                }
             };
+            // Overriding a built-in network's subnet must not quietly give the
+            // backend a route to the internet: `internal` changes only when written.
+            let internal = raw
+                .get_ref()
+                .internal
+                .unwrap_or(builtin.is_some_and(|b| b.internal));
             networks.insert(
                 name.get_ref().clone(),
                 Network {
                     name: name.get_ref().clone(),
                     subnet,
-                    internal: raw.get_ref().internal,
+                    internal,
                     span: Some(self.stack_span(name)),
                 },
             );
