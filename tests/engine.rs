@@ -569,6 +569,170 @@ fn a_change_recreates_exactly_the_service_it_touches() {
     assert_eq!(code, "200", "{body}");
 }
 
+/// Whether `container` opens a TCP connection to `ip:port` within three seconds.
+fn reaches(container: &str, ip: &str, port: u16) -> bool {
+    Command::new("docker")
+        .args(["exec", container, "timeout", "3", "bash", "-c"])
+        .arg(format!("exec 3<>/dev/tcp/{ip}/{port}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A network namespace playing the Internet: routed from the host through a veth
+/// (host 10.98.0.1, the namespace 10.98.0.2), with a TCP listener on 10.98.0.2:8099.
+/// A container reaches it only if its network routes out of the engine, as it would
+/// reach a server on the Internet. Removed on drop.
+struct Internet(std::process::Child);
+
+impl Internet {
+    const NS: &'static str = "vpainternet";
+    const ADDRESS: &'static str = "10.98.0.2";
+    const PORT: u16 = 8099;
+
+    fn new() -> Internet {
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip").args(args).output().expect("ip runs");
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        Internet::remove();
+        ip(&["netns", "add", Self::NS]);
+        ip(&[
+            "link", "add", "vin-h", "type", "veth", "peer", "name", "vin-c",
+        ]);
+        ip(&["link", "set", "vin-c", "netns", Self::NS]);
+        ip(&["addr", "add", "10.98.0.1/24", "dev", "vin-h"]);
+        ip(&["link", "set", "vin-h", "up"]);
+        ip(&[
+            "-n",
+            Self::NS,
+            "addr",
+            "add",
+            "10.98.0.2/24",
+            "dev",
+            "vin-c",
+        ]);
+        ip(&["-n", Self::NS, "link", "set", "vin-c", "up"]);
+        ip(&["-n", Self::NS, "link", "set", "lo", "up"]);
+        ip(&[
+            "-n",
+            Self::NS,
+            "route",
+            "add",
+            "default",
+            "via",
+            "10.98.0.1",
+        ]);
+        let listener = Command::new("ip")
+            .args(["netns", "exec", Self::NS, "python3", "-c"])
+            .arg(format!(
+                "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('{}', {}))\ns.listen(16)\nwhile True:\n    s.accept()[0].close()",
+                Self::ADDRESS,
+                Self::PORT
+            ))
+            .spawn()
+            .expect("python3 runs");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let up = Command::new("ip")
+                .args(["netns", "exec", Self::NS, "ss", "-ltnH"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(":8099"));
+            if up {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Internet(listener)
+    }
+
+    fn remove() {
+        let _ = Command::new("ip").args(["netns", "del", Self::NS]).output();
+        let _ = Command::new("ip").args(["link", "del", "vin-h"]).output();
+    }
+}
+
+impl Drop for Internet {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        Internet::remove();
+    }
+}
+
+#[test]
+fn a_network_property_change_recreates_the_network_and_internal_keeps_containers_in() {
+    let e = E2e::new("netre");
+    let _internet = Internet::new();
+    let (outside, port) = (Internet::ADDRESS, Internet::PORT);
+    e.up();
+    let postgres = e.container("postgresql");
+    let webhook = e.container("webhook");
+    // The egress network reaches the host beyond the stack; the internal backend does not.
+    assert!(
+        reaches(&webhook, outside, port),
+        "egress cannot reach {outside}:{port}"
+    );
+    assert!(
+        !reaches(&postgres, outside, port),
+        "PostgreSQL on the internal backend reached {outside}:{port}"
+    );
+    let backend = format!("{}_backend", e.project);
+    let internal = || docker(&["network", "inspect", &backend, "-f", "{{.Internal}}"]);
+    assert_eq!(internal(), "true");
+
+    let path = e.dir.join("vpai.toml");
+    let original = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("{original}\n[networks.backend]\ninternal = false\n"),
+    )
+    .unwrap();
+    let before = e.containers();
+    let plan = e.vpai(&["plan", "--target", "local"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains(&format!(
+            "~ recreate network {backend}: internal true -> false (reconnects "
+        )) && plan.stdout.contains("postgresql"),
+        "{}",
+        plan.stdout
+    );
+    e.up();
+    assert_eq!(internal(), "false");
+    assert!(
+        reaches(&postgres, outside, port),
+        "backend is no longer internal"
+    );
+    assert_eq!(
+        before,
+        e.containers(),
+        "containers were reconnected, not recreated"
+    );
+    // PostgreSQL's consumers still find it by name on the recreated network.
+    assert!(
+        reaches(&e.container("worker"), "postgresql", 5432),
+        "the worker lost postgresql"
+    );
+
+    std::fs::write(&path, &original).unwrap();
+    let plan = e.vpai(&["plan", "--target", "local"]);
+    assert!(
+        plan.stdout.contains("internal false -> true"),
+        "{}",
+        plan.stdout
+    );
+    e.up();
+    assert_eq!(internal(), "true");
+    assert!(!reaches(&postgres, outside, port));
+    assert!(reaches(&e.container("worker"), "postgresql", 5432));
+    let plan = e.vpai(&["plan", "--target", "local"]);
+    assert!(plan.stdout.contains("no changes"), "{}", plan.stdout);
+}
+
 #[test]
 fn a_failing_health_gate_rolls_back_to_the_previous_container() {
     let e = E2e::new("rollback");

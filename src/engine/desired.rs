@@ -36,6 +36,8 @@ pub struct DesiredNetwork {
     pub name: String,
     pub subnet: String,
     pub internal: bool,
+    /// Always `bridge` today: one engine per host, no overlay.
+    pub driver: String,
 }
 
 /// A file or directory to create under the project root on the host.
@@ -164,6 +166,7 @@ pub fn desired(stack: &Stack, bundle: &Bundle, host: &str, api_version: &str) ->
             name: format!("{project}_{}", n.name),
             subnet: n.subnet.to_string(),
             internal: n.internal,
+            driver: "bridge".to_string(),
         })
         .collect();
 

@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::desired::{Desired, DesiredContainer};
-use super::state::{Actual, ActualContainer};
+use super::desired::{Desired, DesiredContainer, DesiredNetwork};
+use super::state::{Actual, ActualContainer, ActualNetwork};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,12 +30,25 @@ pub struct ServiceChange {
     pub hash: String,
 }
 
+/// A network whose properties differ from the stack's: removed and created again,
+/// its containers disconnected first and reconnected with the same aliases.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NetworkChange {
+    pub network: String,
+    /// `internal false -> true`, `subnet A -> B`, `driver X -> bridge`.
+    pub reasons: Vec<String>,
+    /// The stack's containers on this host attached to it (others are reconnected too).
+    pub reconnects: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     pub project: String,
     pub host: String,
     pub env: String,
     pub networks_to_create: Vec<String>,
+    #[serde(default)]
+    pub networks_to_recreate: Vec<NetworkChange>,
     pub directories: Vec<String>,
     pub services: Vec<ServiceChange>,
     pub orphans: Vec<String>,
@@ -49,6 +62,7 @@ impl Plan {
     /// Nothing to create, start, recreate or remove.
     pub fn is_empty(&self) -> bool {
         self.networks_to_create.is_empty()
+            && self.networks_to_recreate.is_empty()
             && self.orphans.is_empty()
             && self.services.iter().all(|s| s.action == Action::Unchanged)
     }
@@ -67,7 +81,10 @@ pub fn desired_fingerprint(desired: &Desired) -> String {
         hasher.update(format!("{} {}\n", c.name, c.hash));
     }
     for n in &desired.networks {
-        hasher.update(format!("net {} {} {}\n", n.name, n.subnet, n.internal));
+        hasher.update(format!(
+            "net {} {} {} {}\n",
+            n.name, n.subnet, n.internal, n.driver
+        ));
     }
     for e in &desired.entries {
         hasher.update(format!("{} {:o} {}:{}\n", e.path, e.mode, e.uid, e.gid));
@@ -124,7 +141,52 @@ fn reasons(desired: &DesiredContainer, actual: &ActualContainer) -> Vec<String> 
     out
 }
 
+/// What differs between the network the stack wants and the one on the host.
+fn network_reasons(desired: &DesiredNetwork, actual: &ActualNetwork) -> Vec<String> {
+    let mut out = Vec::new();
+    if desired.internal != actual.internal {
+        out.push(format!(
+            "internal {} -> {}",
+            actual.internal, desired.internal
+        ));
+    }
+    if actual.subnet.as_deref() != Some(desired.subnet.as_str()) {
+        out.push(format!(
+            "subnet {} -> {}",
+            actual.subnet.as_deref().unwrap_or("none"),
+            desired.subnet
+        ));
+    }
+    if actual.driver != desired.driver {
+        out.push(format!("driver {} -> {}", actual.driver, desired.driver));
+    }
+    out
+}
+
 pub fn compute(desired: &Desired, actual: &Actual, env: &str) -> Plan {
+    let networks_to_recreate = desired
+        .networks
+        .iter()
+        .filter_map(|n| {
+            let existing = actual.networks.iter().find(|a| a.name == n.name)?;
+            let reasons = network_reasons(n, existing);
+            if reasons.is_empty() {
+                return None;
+            }
+            let reconnects = desired
+                .containers
+                .iter()
+                .filter(|c| actual.container(&c.name).is_some())
+                .filter(|c| c.networks.contains(&n.name))
+                .map(|c| c.service.clone())
+                .collect();
+            Some(NetworkChange {
+                network: n.name.clone(),
+                reasons,
+                reconnects,
+            })
+        })
+        .collect();
     let networks_to_create = desired
         .networks
         .iter()
@@ -161,6 +223,7 @@ pub fn compute(desired: &Desired, actual: &Actual, env: &str) -> Plan {
         host: desired.host.clone(),
         env: env.to_string(),
         networks_to_create,
+        networks_to_recreate,
         directories: desired
             .entries
             .iter()
@@ -186,6 +249,17 @@ pub fn render_text(plan: &Plan) -> String {
     }
     for n in &plan.networks_to_create {
         out.push_str(&format!("  + network {n}\n"));
+    }
+    for n in &plan.networks_to_recreate {
+        out.push_str(&format!(
+            "  ~ recreate network {}: {}",
+            n.network,
+            n.reasons.join("; ")
+        ));
+        if !n.reconnects.is_empty() {
+            out.push_str(&format!(" (reconnects {})", n.reconnects.join(", ")));
+        }
+        out.push('\n');
     }
     for s in &plan.services {
         let (sign, word) = match s.action {

@@ -34,6 +34,7 @@ pub struct ActualNetwork {
     pub name: String,
     pub subnet: Option<String>,
     pub internal: bool,
+    pub driver: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -55,7 +56,15 @@ impl Actual {
             .containers
             .iter()
             .map(|c| format!("{} {} {} {}", c.name, c.id, c.hash, c.running))
-            .chain(self.networks.iter().map(|n| format!("net {}", n.name)))
+            .chain(self.networks.iter().map(|n| {
+                format!(
+                    "net {} {} {} {}",
+                    n.name,
+                    n.subnet.as_deref().unwrap_or_default(),
+                    n.internal,
+                    n.driver
+                )
+            }))
             .collect();
         lines.sort();
         Sha256::digest(lines.join("\n").as_bytes())
@@ -167,6 +176,7 @@ pub async fn read(engine: &Engine, project: &str) -> Result<Actual, EngineError>
                 .and_then(|i| i.config)
                 .and_then(|c| c.first().and_then(|c| c.subnet.clone())),
             internal: n.internal.unwrap_or(false),
+            driver: n.driver.unwrap_or_default(),
         })
         .collect();
     Ok(Actual {

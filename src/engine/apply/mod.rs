@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use bollard::errors::Error as DockerError;
 use bollard::models::{
     EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkDisconnectRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
@@ -27,7 +28,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use super::desired::{Desired, DesiredContainer, LABEL_PROJECT};
+use super::desired::{Desired, DesiredContainer, DesiredNetwork, LABEL_PROJECT};
 use super::lock::{self, MOUNT};
 use super::plan::{Action, Plan};
 use super::{Engine, EngineError, provision, releases, remove_container};
@@ -220,6 +221,7 @@ async fn run(
     lock_container: &str,
     host_files: Vec<u8>,
 ) -> Result<Report, EngineError> {
+    recreate_networks(&engine, &desired, plan, progress.as_ref()).await?;
     ensure_networks(&engine, &desired).await?;
     upload(&engine, lock_container, host_files).await?;
 
@@ -340,7 +342,7 @@ async fn ensure_networks(engine: &Engine, desired: &Desired) -> Result<(), Engin
                     || existing.internal.unwrap_or(false) != network.internal
                 {
                     return Err(EngineError::Refused(format!(
-                        "network {} exists with subnet {} (internal: {}), the stack wants {} (internal: {}); remove it with `vpai down` first",
+                        "network {} exists with subnet {} (internal: {}), the stack wants {} (internal: {}); run `vpai plan` again: it recreates the network",
                         network.name,
                         subnet.unwrap_or_default(),
                         existing.internal.unwrap_or(false),
@@ -349,37 +351,135 @@ async fn ensure_networks(engine: &Engine, desired: &Desired) -> Result<(), Engin
                     )));
                 }
             }
-            Err(e) if is_404(&e) => {
-                let short = network
-                    .name
-                    .strip_prefix(&format!("{}_", desired.project))
-                    .unwrap_or(&network.name);
-                engine
-                    .docker
-                    .create_network(NetworkCreateRequest {
-                        name: network.name.clone(),
-                        driver: Some("bridge".into()),
-                        internal: Some(network.internal),
-                        ipam: Some(Ipam {
-                            config: Some(vec![IpamConfig {
-                                subnet: Some(network.subnet.clone()),
-                                ..Default::default()
-                            }]),
+            Err(e) if is_404(&e) => create_network(engine, desired, network).await?,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+async fn create_network(
+    engine: &Engine,
+    desired: &Desired,
+    network: &DesiredNetwork,
+) -> Result<(), EngineError> {
+    let short = network
+        .name
+        .strip_prefix(&format!("{}_", desired.project))
+        .unwrap_or(&network.name);
+    engine
+        .docker
+        .create_network(NetworkCreateRequest {
+            name: network.name.clone(),
+            driver: Some(network.driver.clone()),
+            internal: Some(network.internal),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(network.subnet.clone()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            labels: Some(HashMap::from([
+                (LABEL_PROJECT.to_string(), desired.project.clone()),
+                (
+                    "com.docker.compose.project".to_string(),
+                    desired.project.clone(),
+                ),
+                ("com.docker.compose.network".to_string(), short.to_string()),
+            ])),
+            ..Default::default()
+        })
+        .await?;
+    Ok(())
+}
+
+/// Each network the plan recreates: every container on it, running or stopped and
+/// whoever made it, is disconnected (its aliases kept), the network removed and
+/// created as the stack says, and the containers reconnected. A container the plan
+/// also recreates, and the previous one a rollback would restart, find the new
+/// network like any other.
+async fn recreate_networks(
+    engine: &Engine,
+    desired: &Desired,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<(), EngineError> {
+    for change in &plan.networks_to_recreate {
+        let network = desired
+            .networks
+            .iter()
+            .find(|n| n.name == change.network)
+            .ok_or_else(|| {
+                EngineError::Refused(format!(
+                    "the plan recreates network {}, which the stack does not have",
+                    change.network
+                ))
+            })?;
+        progress.update(
+            "networks",
+            &format!(
+                "recreating {} ({})",
+                network.name,
+                change.reasons.join("; ")
+            ),
+        );
+        let on_it = engine
+            .docker
+            .list_containers(Some(
+                bollard::query_parameters::ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&HashMap::from([(
+                        "network".to_string(),
+                        vec![network.name.clone()],
+                    )]))
+                    .build(),
+            ))
+            .await?;
+        let mut attached = Vec::new();
+        for summary in on_it {
+            let Some(id) = summary.id else { continue };
+            // The list leaves aliases out; the container's own record has them.
+            let aliases = engine
+                .docker
+                .inspect_container(&id, None::<InspectContainerOptions>)
+                .await?
+                .network_settings
+                .and_then(|n| n.networks)
+                .and_then(|mut n| n.remove(&network.name))
+                .and_then(|e| e.aliases);
+            engine
+                .docker
+                .disconnect_network(
+                    &network.name,
+                    NetworkDisconnectRequest {
+                        container: id.clone(),
+                        force: Some(true),
+                    },
+                )
+                .await?;
+            attached.push((id, aliases));
+        }
+        match engine.docker.remove_network(&network.name).await {
+            Ok(()) => {}
+            Err(e) if is_404(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        create_network(engine, desired, network).await?;
+        for (id, aliases) in attached {
+            engine
+                .docker
+                .connect_network(
+                    &network.name,
+                    NetworkConnectRequest {
+                        container: id,
+                        endpoint_config: Some(EndpointSettings {
+                            aliases,
                             ..Default::default()
                         }),
-                        labels: Some(HashMap::from([
-                            (LABEL_PROJECT.to_string(), desired.project.clone()),
-                            (
-                                "com.docker.compose.project".to_string(),
-                                desired.project.clone(),
-                            ),
-                            ("com.docker.compose.network".to_string(), short.to_string()),
-                        ])),
-                        ..Default::default()
-                    })
-                    .await?;
-            }
-            Err(e) => return Err(e.into()),
+                    },
+                )
+                .await?;
         }
     }
     Ok(())
