@@ -891,6 +891,10 @@ fn down_keeps_data_and_down_volumes_removes_it() {
     let down = e.vpai(&["down", "--target", "local", "--volumes", "--yes"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
     assert!(!e.host_root().join("data").exists(), "data removed");
+    assert!(
+        !e.host_root().join("releases").exists(),
+        "release records removed with the data"
+    );
 }
 
 #[test]
@@ -1063,6 +1067,60 @@ fn rollback_returns_to_a_recorded_release() {
     ]);
     assert_eq!(now, first, "the worker is the first release's again");
     all_healthy(&e, 9);
+
+    // The records hold no secret in plain text: the desired state is age-encrypted.
+    let secret = e.secret("test_token");
+    let mut sealed = 0;
+    for entry in std::fs::read_dir(e.host_root().join("releases")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&secret), "{} holds a secret", path.display());
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".desired.json"), "{name} is plain text");
+        if name.ends_with(".desired.json.age") {
+            assert!(
+                text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+                "{name}"
+            );
+            sealed += 1;
+        }
+    }
+    assert_eq!(
+        sealed, 3,
+        "two applies and the rollback each sealed a record"
+    );
+    // Without the identity, nothing is rolled back.
+    let blind = run(vpai()
+        .args(["rollback"])
+        .arg(&e.dir)
+        .args(["--target", "local", "--yes"])
+        .env("VPAI_IDENTITY", e.dir.join("no-such-identity.txt")));
+    assert_eq!(blind.code, 1, "{}", blind.stdout);
+    assert!(blind.stderr.contains("identit"), "{}", blind.stderr);
+
+    // Records are pruned to `keep_releases` after an apply.
+    e.edit("[project]\n", "[project]\nkeep_releases = 2\n");
+    e.edit("EXTRA = \"2\"", "EXTRA = \"3\"");
+    let pruned = e.up();
+    assert!(
+        pruned
+            .stderr
+            .contains("pruned 4 old release file(s), keeping the newest 2 release(s)"),
+        "{}",
+        pruned.stderr
+    );
+    let mut left: Vec<String> = std::fs::read_dir(e.host_root().join("releases"))
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left.len(),
+        4,
+        "two records and their sealed states: {left:?}"
+    );
+    let list = e.vpai(&["rollback", "--list", "--target", "local"]);
+    assert_eq!(list.stdout.lines().count(), 2, "{}", list.stdout);
 }
 
 /// `vpai smoke --json` of the test's stack: (exit code, checks).

@@ -365,10 +365,15 @@ pub(super) fn rollback_cmd(
     }
     let rt = deploy::runtime();
     let engine = connect(&rt, &target)?;
+    let identities = crate::secrets::identity_candidates(
+        args.identity.identity.as_deref(),
+        &crate::stack::load::stack_dir(args.stack.dir()),
+        stack.identity.as_deref(),
+    );
     let outcome = rt.block_on(deploy::rollback(
         engine,
-        &stack.project.name,
-        &stack.env,
+        &stack,
+        &identities,
         release,
         list,
         super::progress::progress(args.json),

@@ -215,12 +215,13 @@ pub fn plan_file_read(path: &PathBuf) -> Result<Plan, Diagnostic> {
 /// Data and database roles are not rolled back.
 pub async fn rollback(
     engine: Engine,
-    project: &str,
-    env: &str,
+    stack: &Stack,
+    identities: &[PathBuf],
     wanted: Option<&str>,
     list_only: bool,
     progress: Arc<dyn Progress>,
 ) -> Result<RollbackOutcome, Diagnostic> {
+    let (project, env) = (stack.project.name.as_str(), stack.env.as_str());
     let actual = state::read(&engine, project)
         .await
         .map_err(Diagnostic::from)?;
@@ -240,11 +241,10 @@ pub async fn rollback(
     }
     let current: Vec<&str> = actual.containers.iter().map(|c| c.hash.as_str()).collect();
     let same_as_now = |r: &crate::engine::releases::Release| {
-        r.desired.as_ref().is_some_and(|d| {
-            d.containers
+        !r.services.is_empty()
+            && r.services
                 .iter()
-                .all(|c| current.contains(&c.hash.as_str()))
-        })
+                .all(|s| current.contains(&s.hash.as_str()))
     };
     let target = match wanted {
         Some(id) => releases.iter().find(|r| r.id == id).ok_or_else(|| {
@@ -258,7 +258,7 @@ pub async fn rollback(
         None => releases
             .iter()
             .rev()
-            .find(|r| r.ok && r.desired.is_some() && !same_as_now(r))
+            .find(|r| r.ok && r.sealed.is_some() && !same_as_now(r))
             .ok_or_else(|| {
                 Diagnostic::error(
                     "unknown-release",
@@ -266,12 +266,10 @@ pub async fn rollback(
                 )
             })?,
     };
-    let desired = target.desired.clone().ok_or_else(|| {
-        Diagnostic::error(
-            "unknown-release",
-            format!("release `{}` has no recorded state", target.id),
-        )
-    })?;
+    let mut desired = target.desired(identities)?;
+    // Sealed to the recipients the stack has now, kept as many as it says now.
+    desired.release_recipients = stack.recipients.clone();
+    desired.keep_releases = stack.project.keep_releases;
     let plan = plan::compute(&desired, &actual, env);
     progress.note(&format!(
         "rolling back `{project}` to release {} ({}, by {})",

@@ -108,6 +108,17 @@ pub struct Desired {
     pub networks: Vec<DesiredNetwork>,
     pub entries: Vec<HostEntry>,
     pub containers: Vec<DesiredContainer>,
+    /// Release records kept on the host after an apply.
+    #[serde(default = "default_keep_releases")]
+    pub keep_releases: usize,
+    /// The stack's age recipients: the release record, which holds this state with
+    /// its secrets, is encrypted to them.
+    #[serde(default)]
+    pub release_recipients: Vec<String>,
+}
+
+fn default_keep_releases() -> usize {
+    10
 }
 
 fn nanos(seconds: u64) -> i64 {
@@ -277,6 +288,8 @@ pub fn desired(stack: &Stack, bundle: &Bundle, host: &str, api_version: &str) ->
         networks,
         entries,
         containers,
+        keep_releases: stack.project.keep_releases,
+        release_recipients: stack.recipients.clone(),
     }
 }
 

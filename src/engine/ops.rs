@@ -148,21 +148,28 @@ pub async fn down(
     Ok(report)
 }
 
-/// Data lives in host directories; deleting them takes a process on the host, so a
-/// throwaway container of one of the stack's own images (one that has `rm`) runs it.
-async fn remove_data(engine: &Engine, project: &str, images: &[String]) -> Result<(), EngineError> {
+/// Removes `paths` (relative to the project root, each through `paths::within`).
+/// Host directories take a process on the host to delete, so a throwaway container
+/// of the first of the stack's `images` that runs `rm` does it; false when none could.
+pub(super) async fn remove_under_root(
+    engine: &Engine,
+    project: &str,
+    images: &[String],
+    paths: &[&str],
+) -> Result<bool, EngineError> {
     use bollard::models::{ContainerCreateBody, HostConfig};
     let root = crate::stack::host_root(project);
-    let name = format!("vpai-down-{project}");
+    let name = format!("vpai-rm-{project}");
+    let mut argv: Vec<String> = vec!["rm".into(), "-rf".into(), "--".into()];
+    for path in paths {
+        let inside = crate::paths::within(std::path::Path::new("/vpai-root"), path)
+            .map_err(|e| EngineError::Refused(e.to_string()))?;
+        argv.push(inside.display().to_string());
+    }
     for image in images {
         let body = ContainerCreateBody {
             image: Some(image.clone()),
-            entrypoint: Some(vec![
-                "rm".into(),
-                "-rf".into(),
-                "/vpai-root/data".into(),
-                "/vpai-root/configs".into(),
-            ]),
+            entrypoint: Some(argv.clone()),
             cmd: Some(vec![]),
             user: Some("0:0".into()),
             network_disabled: Some(true),
@@ -202,10 +209,19 @@ async fn remove_data(engine: &Engine, project: &str, images: &[String]) -> Resul
         let waited = wait.next().await;
         let _ = super::remove_container(engine, &name).await;
         if started.is_ok() && matches!(waited, Some(Ok(ref r)) if r.status_code == 0) {
-            return Ok(());
+            return Ok(true);
         }
     }
+    Ok(false)
+}
+
+/// The project's data, config files and release records.
+async fn remove_data(engine: &Engine, project: &str, images: &[String]) -> Result<(), EngineError> {
+    let root = crate::stack::host_root(project);
+    if remove_under_root(engine, project, images, &["data", "configs", "releases"]).await? {
+        return Ok(());
+    }
     Err(EngineError::Refused(format!(
-        "could not remove {root}/data: none of the stack's images can run `rm`; remove it on the host: rm -rf {root}/data"
+        "could not remove {root}/data: none of the stack's images can run `rm`; remove it on the host: rm -rf {root}/data {root}/configs {root}/releases"
     )))
 }

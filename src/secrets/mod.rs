@@ -321,6 +321,18 @@ fn load_identities(path: &Path) -> Result<Vec<Identity>, SecretsError> {
 pub fn decrypt(file: &Path, candidates: &[PathBuf]) -> Result<SecretValues, SecretsError> {
     let ciphertext = std::fs::read(file)
         .map_err(|e| SecretsError::Io(format!("cannot read {}: {e}", file.display())))?;
+    let plaintext = open(&ciphertext, candidates, &file.display().to_string())?;
+    let text = String::from_utf8(plaintext).map_err(|_| SecretsError::Corrupt)?;
+    SecretValues::from_toml(&text)
+}
+
+/// The plaintext of an age file (`what` names it in errors), with the first of
+/// `candidates` that can open it.
+pub fn open(
+    ciphertext: &[u8],
+    candidates: &[PathBuf],
+    what: &str,
+) -> Result<Vec<u8>, SecretsError> {
     let existing: Vec<&PathBuf> = candidates.iter().filter(|p| p.exists()).collect();
     let looked = candidates
         .iter()
@@ -329,7 +341,7 @@ pub fn decrypt(file: &Path, candidates: &[PathBuf]) -> Result<SecretValues, Secr
         .join(", ");
     if existing.is_empty() {
         return Err(SecretsError::NoIdentity {
-            file: file.display().to_string(),
+            file: what.to_string(),
             looked: if looked.is_empty() {
                 "(nowhere: set VPAI_IDENTITY)".to_string()
             } else {
@@ -341,23 +353,51 @@ pub fn decrypt(file: &Path, candidates: &[PathBuf]) -> Result<SecretValues, Secr
     for path in &existing {
         identities.extend(load_identities(path)?);
     }
-    let reader = age::armor::ArmoredReader::new(&ciphertext[..]);
-    let decryptor = age::Decryptor::new(reader)
-        .map_err(|_| SecretsError::NotAge(file.display().to_string()))?;
-    let mut plaintext = String::new();
+    let reader = age::armor::ArmoredReader::new(ciphertext);
+    let decryptor =
+        age::Decryptor::new(reader).map_err(|_| SecretsError::NotAge(what.to_string()))?;
+    let mut plaintext = Vec::new();
     decryptor
         .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
         .map_err(|_| SecretsError::WrongIdentity {
-            file: file.display().to_string(),
+            file: what.to_string(),
             looked: existing
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
         })?
-        .read_to_string(&mut plaintext)
+        .read_to_end(&mut plaintext)
         .map_err(|_| SecretsError::Corrupt)?;
-    SecretValues::from_toml(&plaintext)
+    Ok(plaintext)
+}
+
+/// `plaintext` encrypted to every recipient, ASCII-armored.
+pub fn seal(plaintext: &[u8], recipients: &[String]) -> Result<Vec<u8>, SecretsError> {
+    if recipients.is_empty() {
+        return Err(SecretsError::NoRecipients);
+    }
+    let parsed = recipients
+        .iter()
+        .map(|r| parse_recipient(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let encryptor =
+        age::Encryptor::with_recipients(parsed.iter().map(|r| r.as_ref() as &dyn age::Recipient))
+            .map_err(|e| SecretsError::Io(e.to_string()))?;
+    let mut out = Vec::new();
+    let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+        .map_err(|e| SecretsError::Io(e.to_string()))?;
+    let mut writer = encryptor
+        .wrap_output(armor)
+        .map_err(|e| SecretsError::Io(e.to_string()))?;
+    writer
+        .write_all(plaintext)
+        .map_err(|e| SecretsError::Io(e.to_string()))?;
+    writer
+        .finish()
+        .and_then(|armor| armor.finish())
+        .map_err(|e| SecretsError::Io(e.to_string()))?;
+    Ok(out)
 }
 
 fn parse_recipient(text: &str) -> Result<Box<dyn age::Recipient + Send>, SecretsError> {
@@ -377,29 +417,7 @@ pub fn encrypt_to_file(
     recipients: &[String],
     file: &Path,
 ) -> Result<(), SecretsError> {
-    if recipients.is_empty() {
-        return Err(SecretsError::NoRecipients);
-    }
-    let parsed = recipients
-        .iter()
-        .map(|r| parse_recipient(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    let encryptor =
-        age::Encryptor::with_recipients(parsed.iter().map(|r| r.as_ref() as &dyn age::Recipient))
-            .map_err(|e| SecretsError::Io(e.to_string()))?;
-    let mut out = Vec::new();
-    let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
-        .map_err(|e| SecretsError::Io(e.to_string()))?;
-    let mut writer = encryptor
-        .wrap_output(armor)
-        .map_err(|e| SecretsError::Io(e.to_string()))?;
-    writer
-        .write_all(values.to_toml().as_bytes())
-        .map_err(|e| SecretsError::Io(e.to_string()))?;
-    writer
-        .finish()
-        .and_then(|armor| armor.finish())
-        .map_err(|e| SecretsError::Io(e.to_string()))?;
+    let out = seal(values.to_toml().as_bytes(), recipients)?;
     let tmp = file.with_extension("age.tmp");
     std::fs::write(&tmp, &out)
         .map_err(|e| SecretsError::Io(format!("cannot write {}: {e}", tmp.display())))?;

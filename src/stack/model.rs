@@ -48,6 +48,8 @@ pub struct Project {
     pub timezone: String,
     pub email: Option<String>,
     pub webhook: Option<String>,
+    /// Release records kept per host (`[project] keep_releases`, at least 1).
+    pub keep_releases: usize,
 }
 
 #[derive(Debug, Serialize)]

@@ -74,6 +74,9 @@ pub struct RawProject {
     pub webhook: Option<String>,
     /// Environments this stack deploys. Defaults to `["prod", "preprod"]`.
     pub environments: Option<Vec<String>>,
+    /// Release records kept on each host for `vpai rollback` (default 10, at least 1);
+    /// older ones are removed after each apply.
+    pub keep_releases: Option<u16>,
 }
 
 fn default_timezone() -> Spanned<String> {

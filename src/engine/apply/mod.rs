@@ -121,6 +121,10 @@ pub async fn apply(
     progress: Arc<dyn Progress>,
 ) -> Result<Report, EngineError> {
     let started = Instant::now();
+    // The release record holds the desired state, secrets included, encrypted to
+    // these recipients: a recipient that cannot seal stops the apply before it starts.
+    crate::secrets::seal(b"", &desired.release_recipients)
+        .map_err(|e| EngineError::Refused(format!("cannot seal the release record: {e}")))?;
     let services: Vec<String> = desired
         .containers
         .iter()
@@ -305,13 +309,21 @@ async fn run(
             result: &o.result,
         })
         .collect();
-    let (release, entries) = releases::record(&desired, plan, &recorded, ok);
+    let (release, entries) = releases::record(&desired, plan, &recorded, ok)?;
     upload(
         &engine,
         lock_container,
         super::archive::tar(Path::new(MOUNT), &entries)?,
     )
     .await?;
+    match releases::prune(&engine, lock_container, &desired).await {
+        Ok(0) => {}
+        Ok(n) => progress.note(&format!(
+            "pruned {n} old release file(s), keeping the newest {} release(s)",
+            desired.keep_releases
+        )),
+        Err(e) => progress.note(&format!("release records not pruned: {e}")),
+    }
     Ok(Report {
         release,
         ok,

@@ -333,6 +333,12 @@ impl Resolver {
                 .help(e.help),
             );
         }
+        if raw.keep_releases == Some(0) {
+            self.error(
+                Diagnostic::error("invalid-value", "`[project] keep_releases = 0` keeps no release: `vpai rollback` would have nothing to return to")
+                    .help("keep at least 1, or leave it out for 10"),
+            );
+        }
         Project {
             name: name.clone(),
             domain: overlay
@@ -343,6 +349,7 @@ impl Resolver {
             timezone: raw.timezone.get_ref().clone(),
             email: raw.email.as_ref().map(|e| e.get_ref().clone()),
             webhook: raw.webhook.clone(),
+            keep_releases: usize::from(raw.keep_releases.unwrap_or(10).max(1)),
         }
     }
 
