@@ -569,6 +569,16 @@ fn a_change_recreates_exactly_the_service_it_touches() {
     assert_eq!(code, "200", "{body}");
 }
 
+/// `ip ARGS`, which must succeed.
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip runs");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Whether `container` opens a TCP connection to `ip:port` within three seconds.
 fn reaches(container: &str, ip: &str, port: u16) -> bool {
     Command::new("docker")
@@ -590,14 +600,6 @@ impl Internet {
     const PORT: u16 = 8099;
 
     fn new() -> Internet {
-        let ip = |args: &[&str]| {
-            let out = Command::new("ip").args(args).output().expect("ip runs");
-            assert!(
-                out.status.success(),
-                "ip {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
         Internet::remove();
         ip(&["netns", "add", Self::NS]);
         ip(&[
@@ -1247,14 +1249,6 @@ struct VpnClient(&'static str);
 impl VpnClient {
     fn new() -> VpnClient {
         let ns = "vpaismoke";
-        let ip = |args: &[&str]| {
-            let out = Command::new("ip").args(args).output().expect("ip runs");
-            assert!(
-                out.status.success(),
-                "ip {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
         let _ = Command::new("ip").args(["netns", "del", ns]).output();
         let _ = Command::new("ip").args(["link", "del", "vsm-h"]).output();
         ip(&["netns", "add", ns]);
@@ -1361,14 +1355,6 @@ const WS_NETNS: &str = "vpaiws";
 impl SecondEngine {
     fn start() -> SecondEngine {
         SecondEngine::remove_network();
-        let ip = |args: &[&str]| {
-            let out = Command::new("ip").args(args).output().expect("ip runs");
-            assert!(
-                out.status.success(),
-                "ip {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
         ip(&["netns", "add", WS_NETNS]);
         ip(&[
             "link", "add", "vws-h", "type", "veth", "peer", "name", "vws-c",
