@@ -186,22 +186,11 @@ pub async fn prune(
     lock_container: &str,
     desired: &Desired,
 ) -> Result<usize, EngineError> {
-    let archive = download(engine, lock_container, &format!("{MOUNT}/releases")).await?;
-    let mut names = Vec::new();
-    let mut tar = tar::Archive::new(&archive[..]);
-    for entry in tar
-        .entries()
-        .map_err(|e| EngineError::Docker(e.to_string()))?
-    {
-        let entry = entry.map_err(|e| EngineError::Docker(e.to_string()))?;
-        if let Some(name) = entry.path().ok().and_then(|p| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .filter(|_| entry.header().entry_type().is_file())
-        }) {
-            names.push(name);
-        }
-    }
+    let names: Vec<String> = files(engine, lock_container)
+        .await?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
     let doomed: Vec<String> = to_prune(&names, desired.keep_releases)
         .into_iter()
         .map(|n| format!("releases/{n}"))
@@ -230,26 +219,11 @@ pub async fn read(
 ) -> Result<Vec<Release>, EngineError> {
     let root = host_root(project);
     let held = lock::acquire(engine, project, image, &root).await?;
-    let archive = download(engine, &held.name, &format!("{MOUNT}/releases")).await;
+    let listed = files(engine, &held.name).await;
     lock::release(engine, &held).await?;
-    let archive = archive?;
     let mut records = Vec::new();
     let mut desired = std::collections::HashMap::new();
-    let mut tar = tar::Archive::new(&archive[..]);
-    for entry in tar
-        .entries()
-        .map_err(|e| EngineError::Docker(e.to_string()))?
-    {
-        let mut entry = entry.map_err(|e| EngineError::Docker(e.to_string()))?;
-        let name = entry
-            .path()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_default();
-        let mut text = String::new();
-        if entry.read_to_string(&mut text).is_err() {
-            continue;
-        }
+    for (name, text) in listed? {
         if let Some(id) = name.strip_suffix(SEALED_SUFFIX) {
             desired.insert(id.to_string(), text);
         } else if name.ends_with(".json")
@@ -264,6 +238,35 @@ pub async fn read(
     }
     records.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(records)
+}
+
+/// The files of the project's `releases/` (name, text), read through `container`,
+/// which has the project root mounted; a file that is not text is left out.
+async fn files(engine: &Engine, container: &str) -> Result<Vec<(String, String)>, EngineError> {
+    let archive = download(engine, container, &format!("{MOUNT}/releases")).await?;
+    let mut out = Vec::new();
+    let mut tar = tar::Archive::new(&archive[..]);
+    for entry in tar
+        .entries()
+        .map_err(|e| EngineError::Docker(e.to_string()))?
+    {
+        let mut entry = entry.map_err(|e| EngineError::Docker(e.to_string()))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let Some(name) = entry
+            .path()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        else {
+            continue;
+        };
+        let mut text = String::new();
+        if entry.read_to_string(&mut text).is_ok() {
+            out.push((name, text));
+        }
+    }
+    Ok(out)
 }
 
 async fn download(engine: &Engine, container: &str, path: &str) -> Result<Vec<u8>, EngineError> {
