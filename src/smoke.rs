@@ -244,12 +244,19 @@ fn route_checks(
         (Some(a), _) | (None, Some(a)) => Connect::At(a.clone(), port),
         (None, None) => Connect::At("127.0.0.1".to_string(), port),
     };
+    // This machine is outside any VPN: its VPN-only sites must refuse it, the host's
+    // own published port being no way around the ACL. They are checked for that.
+    let this_machine = host_spec.address.is_none() && host_spec.vpn_address.is_none();
     let vpn = match (&host_spec.vpn_address, &host_spec.address) {
-        (Some(a), _) => Connect::At(a.clone(), port),
-        (None, None) => Connect::At("127.0.0.1".to_string(), port),
-        (None, Some(_)) => Connect::Impossible(format!(
+        (Some(a), _) => Some(Connect::At(a.clone(), port)),
+        (None, None) => None,
+        (None, Some(_)) => Some(Connect::Impossible(format!(
             "host `{host}` has no vpn_address: VPN-only routes cannot be reached"
-        )),
+        ))),
+    };
+    let connect_for = |route: &Route| match route.access {
+        Access::Vpn => vpn.as_ref(),
+        Access::Public => Some(&public),
     };
     let verify_tls = !proxy.local_certs();
     let url = |site: &str, path: &str| {
@@ -288,16 +295,19 @@ fn route_checks(
                     continue;
                 }
                 // A path on the base site.
-                let site = route.site(domain);
-                route_check(service, &site, route, proxy, &public, &vpn, &http, checks);
+                if let Some(connect) = connect_for(route) {
+                    let site = route.site(domain);
+                    route_check(service, &site, route, proxy, connect, &http, checks);
+                }
                 continue;
             };
-            route_check(
-                service, &site_name, route, proxy, &public, &vpn, &http, checks,
-            );
+            if let Some(connect) = connect_for(route) {
+                route_check(service, &site_name, route, proxy, connect, &http, checks);
+            }
+            let outside_reaches_proxy = this_machine
+                || (host_spec.address.is_some() && host_spec.address != host_spec.vpn_address);
             if route.access == Access::Vpn
-                && host_spec.address.is_some()
-                && host_spec.address != host_spec.vpn_address
+                && outside_reaches_proxy
                 && !denied_sites.contains(&site_name)
             {
                 denied_sites.push(site_name.clone());
@@ -309,13 +319,10 @@ fn route_checks(
                     probe,
                 ));
             }
-            if service.generates(Generator::Litellm) {
+            if service.generates(Generator::Litellm)
+                && let Some(connect) = connect_for(route)
+            {
                 let bearer = rendered_env(bundle, host, service, "LITELLM_MASTER_KEY").map(Bearer);
-                let connect = if route.access == Access::Vpn {
-                    &vpn
-                } else {
-                    &public
-                };
                 let mut health = http(&site_name, "/health", connect, 200);
                 health.bearer = bearer.clone();
                 checks.push(http_check(
@@ -340,22 +347,15 @@ fn route_checks(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn route_check(
     service: &Service,
     site: &str,
     route: &Route,
     proxy: &Service,
-    public: &Connect,
-    vpn: &Connect,
+    connect: &Connect,
     http: &impl Fn(&str, &str, &Connect, u16) -> HttpProbe,
     checks: &mut Vec<Check>,
 ) {
-    let connect = if route.access == Access::Vpn {
-        vpn
-    } else {
-        public
-    };
     let (path, has_health) = crate::render::route_health_path(service, route);
     let mut probe = http(site, &path, connect, 200);
     probe.any_below_500 = !has_health;

@@ -348,8 +348,8 @@ fn every_script_and_runcmd_passes_shellcheck() {
         std::fs::write(&file, format!("#!/bin/sh\n{}\n", runcmd.join("\n"))).unwrap();
         succeeds(tool("shellcheck").arg(&file));
     }
-    // bootstrap and join everywhere; lockdown on every host with a vpn_address.
-    assert_eq!(checked, ENVS.len() * HOSTS.len() * 3);
+    // bootstrap, firewall and join everywhere; lockdown on every host with a vpn_address.
+    assert_eq!(checked, ENVS.len() * HOSTS.len() * 4);
 }
 
 /// Secret values never appear in snapshots: the pre-auth key is replaced by its name.

@@ -394,21 +394,13 @@ fn cold_apply_converges_provisions_routes_and_guards_the_vpn() {
     ]);
     assert_eq!(pong, "PONG");
 
-    // Caddy routes by Host header.
-    for (site, service) in [
-        ("api.e2e.example", "api"),
-        ("noco.e2e.example", "nocodb"),
-        ("n8n.e2e.example", "n8n"),
-    ] {
-        let (code, body) = https(site, "/probe");
-        assert_eq!(code, "200", "{site}: {body}");
-        assert!(
-            body.contains(&format!("\"service\": \"{service}\"")),
-            "{site} answered {body}"
-        );
-    }
+    // Caddy routes by Host header; the public one answers this machine.
+    let (code, body) = https("api.e2e.example", "/probe");
+    assert_eq!(code, "200", "api.e2e.example: {body}");
+    assert!(body.contains("\"service\": \"api\""), "{body}");
 
-    // VPN-only: a client inside the VPN range passes, one outside gets 403.
+    // VPN-only: a client inside the VPN range passes (and reaches its own service
+    // by Host header), one outside gets 403.
     let caddy = e.container("caddy");
     let mut answers = Vec::new();
     for (suffix, subnet) in [("vpn", "100.64.77.0/24"), ("out", "172.31.77.0/24")] {
@@ -424,30 +416,60 @@ fn cold_apply_converges_provisions_routes_and_guards_the_vpn() {
             &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
             &caddy,
         ]);
-        let code = docker(&[
+        let codes = docker(&[
             "run",
             "--rm",
             "--network",
             &net,
             "vpai-test/debian:bookworm",
-            "curl",
-            "-sk",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--resolve",
-            &format!("hooks.e2e.example:443:{ip}"),
-            "https://hooks.e2e.example/",
+            "bash",
+            "-c",
+            &format!(
+                "for s in hooks n8n noco; do curl -sk -o /dev/null -w '%{{http_code}} ' \
+                 --resolve $s.e2e.example:443:{ip} https://$s.e2e.example/probe; done"
+            ),
         ]);
-        answers.push(code);
+        answers.push(codes.trim().to_string());
         docker(&["network", "disconnect", &net, &caddy]);
         docker(&["network", "rm", &net]);
     }
     assert_eq!(
         answers,
-        vec!["200".to_string(), "403".to_string()],
-        "VPN client, outside client"
+        ["200 200 200", "403 403 403"],
+        "hooks, n8n, noco: VPN client, outside client"
+    );
+    // Nobody else: not a container on the frontend network beside Caddy, not the
+    // host through its own published port (Docker's userland proxy, on in this
+    // machine's daemon, hands that connection over from the frontend gateway,
+    // which 002 §6.2's ACL admitted).
+    let frontend = format!("{}_frontend", e.project);
+    let ip = docker(&[
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{frontend}\").IPAddress}}}}"),
+        &caddy,
+    ]);
+    let from_frontend = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        &frontend,
+        "vpai-test/debian:bookworm",
+        "curl",
+        "-sk",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--resolve",
+        &format!("hooks.e2e.example:443:{ip}"),
+        "https://hooks.e2e.example/",
+    ]);
+    let (from_host, body) = https("hooks.e2e.example", "/");
+    assert_eq!(
+        [from_frontend.as_str(), from_host.as_str()],
+        ["403", "403"],
+        "frontend container, host through 127.0.0.1:18443 ({body})"
     );
 
     // `vpai status` reads the host back: every service running and healthy, memory against its limit.
@@ -564,9 +586,11 @@ fn a_change_recreates_exactly_the_service_it_touches() {
         "the routed service itself did not change"
     );
     // Caddy's healthcheck (`caddy version`, 002 §6.1) passes before it serves a new
-    // site's certificate; give it a moment.
-    let (code, body) = https_within("hooks2.e2e.example", "/", "200", Duration::from_secs(15));
-    assert_eq!(code, "200", "{body}");
+    // site's certificate; give it a moment. The site is VPN-only and this machine
+    // is outside the VPN: the new site's own 403 shows Caddy serves it.
+    let (code, body) = https_within("hooks2.e2e.example", "/", "403", Duration::from_secs(15));
+    assert_eq!(code, "403", "{body}");
+    assert_eq!(body, "Access restricted to the VPN");
 }
 
 /// `ip ARGS`, which must succeed.
@@ -1179,9 +1203,6 @@ fn smoke_passes_on_a_converged_host_and_a_stopped_service_fails_exactly_its_chec
     for site in [
         "e2e.example/health",
         "api.e2e.example/health",
-        "hooks.e2e.example/health",
-        "n8n.e2e.example/healthz",
-        "noco.e2e.example/api/v1/health",
         "llm.e2e.example/health/liveliness",
     ] {
         assert!(
@@ -1189,6 +1210,15 @@ fn smoke_passes_on_a_converged_host_and_a_stopped_service_fails_exactly_its_chec
             "{site} not in {routes:?}"
         );
     }
+    // This machine is outside the VPN: its own VPN-only sites refuse it.
+    assert_eq!(
+        names_where(&checks, |c| c["kind"] == "vpn-only"),
+        [
+            "hooks.e2e.example from outside the VPN",
+            "n8n.e2e.example from outside the VPN",
+            "noco.e2e.example from outside the VPN",
+        ]
+    );
     let models = checks.iter().find(|c| c["kind"] == "models").unwrap();
     assert_eq!(models["detail"], "HTTP 200, 2 models");
     let databases = names_where(&checks, |c| c["kind"] == "database");

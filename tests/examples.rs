@@ -298,12 +298,14 @@ fn seed_002_corrections_hold_in_the_rendered_bundle() {
             && redis.contains("user litellm on #")
             && !redis.contains("rename-command")
     );
-    // 002 §6.2, §11.2b, §6.1: the VPN ACL includes the Docker frontend, WebSocket over HTTP/1.1, no rate_limit.
+    // 002 §6.2, §11.2b, §6.1: the VPN ACL admits the VPN alone (not 002's Docker
+    // frontend: the daemon keeps client addresses), WebSocket over HTTP/1.1, no rate_limit.
     let caddy = text("vps/configs/caddy/Caddyfile");
     assert!(
-        caddy.contains("@blocked not client_ip 100.64.0.0/10 172.20.1.0/24")
+        caddy.contains("\t@blocked not client_ip 100.64.0.0/10\n")
             && caddy.contains("error @blocked 403")
     );
+    assert!(text("vps/host/etc/docker/daemon.json").contains("\"userland-proxy\": false"));
     let openclaw_site = caddy
         .split("javisi.example.cloud {")
         .nth(1)

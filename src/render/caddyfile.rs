@@ -1,7 +1,11 @@
 //! The Caddyfile of the proxy on one host: one site per service subdomain.
 //!
-//! Facts it encodes: the `vpn_only` snippet lists the VPN CIDR *and* the Docker
-//! frontend subnet (HTTP/3 arrives from the bridge gateway, 002 §6.2); denied
+//! Facts it encodes: the `vpn_only` snippet admits the VPN CIDR and the ranges the
+//! operator lists (`[vpn] also_admit`), never a Docker subnet. 002 §6.2 added the
+//! frontend subnet because HTTP/3 arrived from the bridge gateway: that is Docker's
+//! userland proxy, which every container and the host itself also go through. The
+//! rendered daemon.json turns the proxy off (`generators::daemon_json`) so a client's
+//! address reaches Caddy; admitting the gateway would admit them all. Denied
 //! requests get a real 403 through `handle_errors` (002 §6.2); one `handle_errors`
 //! per site (002 §12.8); WebSocket upstreams forced to HTTP/1.1 (002 §11.2b); no
 //! `rate_limit` (not in the stock image, 002 §6.1); a public `/health` on the base
@@ -60,9 +64,7 @@ pub fn render(stack: &Stack, proxy: &Service) -> Result<String, FileError> {
     let mut vpn_ranges: Vec<String> = Vec::new();
     if let Some(vpn) = &stack.vpn {
         vpn_ranges.push(vpn.cidr.to_string());
-    }
-    if let Some(frontend) = stack.networks.get("frontend") {
-        vpn_ranges.push(frontend.subnet.to_string());
+        vpn_ranges.extend(vpn.also_admit.iter().map(|a| a.range.to_string()));
     }
 
     let mut out = String::new();

@@ -375,12 +375,22 @@ fn openclaw_json(stack: &Stack, service: &Service) -> String {
 
 /// Docker daemon settings of 001 §2.1: bounded json-file logs, live-restore, and
 /// an address pool that holds the stack's 172.20.x.0/24 networks.
+///
+/// `userland-proxy: false`: with the proxy on, a connection it carries (any from
+/// the host itself, IPv6 clients of an IPv4 container, the HTTP/3 of 002 §6.2)
+/// reaches the container from the bridge gateway, so Caddy cannot tell a VPN
+/// client from the host or another container, and `access = "vpn"` would have to
+/// admit them all. Without it every published port is forwarded by the kernel
+/// with the client's own address, and through the DOCKER-USER chain that
+/// `vpai-firewall` fills. IPv6 clients then no longer reach IPv4-only containers:
+/// publish no AAAA record for the stack's domain.
 pub fn daemon_json() -> String {
     let doc = json!({
         "log-driver": "json-file",
         "log-opts": { "max-size": "10m", "max-file": "3" },
         "storage-driver": "overlay2",
         "live-restore": true,
+        "userland-proxy": false,
         "default-address-pools": [{ "base": "172.20.0.0/16", "size": 24 }],
     });
     let mut text = serde_json::to_string_pretty(&doc).expect("serializes");

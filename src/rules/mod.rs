@@ -46,6 +46,7 @@ mod template_not_rendered;
 mod unknown_network;
 mod unpinned_image;
 mod unused_config;
+mod vpn_admits_containers;
 
 /// A check over the whole stack.
 pub trait Rule: Sync {
@@ -104,6 +105,7 @@ pub static RULES: &[&dyn Rule] = &[
     &dangerous_mount::DangerousMount,
     &route_collision::RouteCollision,
     &subnet_collision::SubnetCollision,
+    &vpn_admits_containers::VpnAdmitsContainers,
     &subpath_unsupported::SubpathUnsupported,
     &route_without_proxy::RouteWithoutProxy,
     &platform_mismatch::PlatformMismatch,

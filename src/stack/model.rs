@@ -58,6 +58,15 @@ pub struct Vpn {
     pub headscale_url: Option<String>,
     /// Host running Headscale, if it is part of the stack.
     pub server: Option<String>,
+    /// What `access = "vpn"` admits besides `cidr`, as the operator listed it.
+    pub also_admit: Vec<AdmittedRange>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AdmittedRange {
+    pub range: IpNet,
+    #[serde(skip)]
+    pub span: Option<Span>,
 }
 
 #[derive(Debug, Serialize)]

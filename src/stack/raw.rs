@@ -119,6 +119,11 @@ pub struct RawVpn {
     /// records (`dns.extra_records`) for every host's subdomains there.
     #[schemars(with = "Option<String>")]
     pub server: Option<Spanned<String>>,
+    /// Address ranges that `access = "vpn"` routes admit besides `cidr`, e.g. an
+    /// office LAN reaching the host without the VPN: `["192.168.10.0/24"]`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub also_admit: Vec<Spanned<String>>,
 }
 
 /// A host. In `[env.X.hosts.NAME]` every field is optional and overrides the base.

@@ -100,6 +100,9 @@ apt_get install -y -q "${packages[@]}"
 apt_get install -y -q crowdsec-firewall-bouncer
 
 # --- Docker. /etc/docker/daemon.json (001 §2.1) was in place before dockerd first started.
+# vpai-firewall fills DOCKER-USER now and before every later start of dockerd.
+systemctl daemon-reload
+systemctl enable --now vpai-firewall.service
 systemctl enable --now docker
 systemctl is-active --quiet docker || fail "dockerd is not running: journalctl -u docker (and /etc/docker/daemon.json)"
 usermod -aG docker "$DEPLOY_USER"
@@ -126,8 +129,17 @@ reload_sshd
 # --- UFW (001 §3.2). SSH stays open to all until vpai-vpn-lockdown narrows it to the VPN.
 ufw default deny incoming
 ufw default allow outgoing
-ufw allow 80/tcp comment 'vpai: HTTP'
-ufw allow 443/tcp comment 'vpai: HTTPS'
+# Exactly the stack's public ports, UDP included, so that `ufw status` shows what is
+# open. Connections to containers are judged in DOCKER-USER (vpai-firewall), which
+# lets in the same ports: these rules alone would not hold them.
+read -ra public_tcp <<<"$PUBLIC_TCP"
+read -ra public_udp <<<"$PUBLIC_UDP"
+for port in "${public_tcp[@]}"; do
+  ufw allow "$port/tcp" comment 'vpai: public port'
+done
+for port in "${public_udp[@]}"; do
+  ufw allow "$port/udp" comment 'vpai: public port'
+done
 if [[ -e $LOCKDOWN_DROPIN ]]; then
   log "SSH stays restricted to the VPN (vpai-vpn-lockdown)"
 else

@@ -354,11 +354,17 @@ impl Resolver {
     }
 
     fn vpn(&mut self, raw: &RawVpn) -> Option<Vpn> {
+        let also_admit = raw
+            .also_admit
+            .iter()
+            .filter_map(|range| self.admitted_range(range))
+            .collect();
         match raw.cidr.get_ref().parse::<IpNet>() {
             Ok(cidr) => Some(Vpn {
                 cidr,
                 headscale_url: raw.headscale_url.clone(),
                 server: raw.server.as_ref().map(|s| s.get_ref().clone()),
+                also_admit,
             }),
             Err(_) => {
                 let span = self.stack_span(&raw.cidr);
@@ -369,6 +375,43 @@ impl Resolver {
                     )
                     .at(Some(&span), "expected an address range")
                     .help("write e.g. \"100.64.0.0/10\""),
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Resolver {
+    /// One `[vpn] also_admit` entry: a range, and never one that admits everybody.
+    fn admitted_range(&mut self, raw: &Spanned<String>) -> Option<AdmittedRange> {
+        let span = self.stack_span(raw);
+        match raw.get_ref().parse::<IpNet>() {
+            Ok(range) if range.prefix_len() == 0 => {
+                self.error(
+                    Diagnostic::error(
+                        "invalid-value",
+                        format!(
+                            "`{range}` admits every address: `access = \"vpn\"` would mean public"
+                        ),
+                    )
+                    .at(Some(&span), "every address")
+                    .help("list the one range that must reach VPN-only sites, e.g. \"192.168.10.0/24\", or set `access = \"public\"` on the route"),
+                );
+                None
+            }
+            Ok(range) => Some(AdmittedRange {
+                range: range.trunc(),
+                span: Some(span),
+            }),
+            Err(_) => {
+                self.error(
+                    Diagnostic::error(
+                        "invalid-value",
+                        format!("`{}` is not a CIDR", raw.get_ref()),
+                    )
+                    .at(Some(&span), "expected an address range")
+                    .help("write e.g. \"192.168.10.0/24\" (one address: \"192.168.10.7/32\")"),
                 );
                 None
             }
