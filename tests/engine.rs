@@ -1384,6 +1384,13 @@ const WS_NETNS: &str = "vpaiws";
 
 impl SecondEngine {
     fn start() -> SecondEngine {
+        SecondEngine::start_with(serde_json::json!({}), || {})
+    }
+
+    /// A second engine whose daemon.json holds `settings` (a stack's rendered
+    /// daemon.json, say) beside what this machine needs, after `before_dockerd` ran
+    /// in its namespace.
+    fn start_with(settings: serde_json::Value, before_dockerd: impl FnOnce()) -> SecondEngine {
         SecondEngine::remove_network();
         ip(&["netns", "add", WS_NETNS]);
         ip(&[
@@ -1421,19 +1428,25 @@ impl SecondEngine {
         let socket = root.path().join("docker.sock");
         let driver = docker(&["info", "--format", "{{.Driver}}"]);
         let config = root.path().join("daemon.json");
-        std::fs::write(
-            &config,
-            serde_json::json!({
-                "data-root": root.path().join("data"),
-                "exec-root": root.path().join("exec"),
-                "pidfile": root.path().join("docker.pid"),
-                "hosts": [format!("unix://{}", socket.display())],
-                "storage-driver": driver,
-                "mtu": 1400,
-            })
-            .to_string(),
-        )
-        .unwrap();
+        let mut settings = settings;
+        let fields = settings
+            .as_object_mut()
+            .expect("daemon settings are an object");
+        for (key, value) in [
+            ("data-root", serde_json::json!(root.path().join("data"))),
+            ("exec-root", serde_json::json!(root.path().join("exec"))),
+            ("pidfile", serde_json::json!(root.path().join("docker.pid"))),
+            (
+                "hosts",
+                serde_json::json!([format!("unix://{}", socket.display())]),
+            ),
+            ("storage-driver", serde_json::json!(driver)),
+            ("mtu", serde_json::json!(1400)),
+        ] {
+            fields.insert(key.to_string(), value);
+        }
+        std::fs::write(&config, settings.to_string()).unwrap();
+        before_dockerd();
         // nsenter enters the network namespace only: `ip netns exec` would also
         // remount /sys, hiding the cgroups dockerd needs.
         let child = Command::new("nsenter")
@@ -1525,6 +1538,280 @@ impl Drop for SecondEngine {
         }
         SecondEngine::remove_network();
     }
+}
+
+/// Listens in a container on TCP 80, 443, 1883, 9000, 9001 and UDP 443, 5353, and
+/// answers each connection or datagram with the address it came from.
+const ECHO_SOURCE: &str = r#"
+import socket, threading
+def tcp(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", port))
+    s.listen(16)
+    while True:
+        c, a = s.accept()
+        c.sendall(a[0].encode())
+        c.close()
+def udp(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("", port))
+    while True:
+        d, a = s.recvfrom(64)
+        s.sendto(a[0].encode(), a)
+for p in (80, 443, 1883, 9000, 9001):
+    threading.Thread(target=tcp, args=(p,)).start()
+for p in (443, 5353):
+    threading.Thread(target=udp, args=(p,)).start()
+"#;
+
+/// Asks `dst:port` over `proto` from the local address `src`: the source address
+/// the far end saw, or "-" when nothing answered.
+const PROBE: &str = r#"
+import socket, sys
+proto, src, dst, port = sys.argv[1:]
+try:
+    if proto == "tcp":
+        s = socket.create_connection((dst, int(port)), timeout=1.5, source_address=(src, 0))
+        print(s.recv(64).decode() or "-")
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((src, 0))
+        s.settimeout(1.5)
+        s.sendto(b"?", (dst, int(port)))
+        print(s.recvfrom(64)[0].decode())
+except OSError:
+    print("-")
+"#;
+
+fn probe(proto: &str, src: &str, dst: &str, port: u16) -> String {
+    let out = Command::new("python3")
+        .args(["-c", PROBE, proto, src, dst, &port.to_string()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `iptables ARGS` in the second engine's namespace.
+fn iptables_in_ws(args: &[&str]) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{WS_NETNS}"))
+        .arg("iptables")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "iptables {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn the_bootstrap_firewall_lets_in_exactly_the_public_ports_of_published_containers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    require_images();
+    // A host `vps` at 10.96.0.2 (VPN 100.64.1.2): Caddy's 80, 443 and 443/udp and
+    // MQTT's 1883 are public; the admin ports, bound to one address each, are not.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("vpai.toml"),
+        "[project]\nname = \"fw\"\ndomain = \"fw.example\"\n[vpn]\ncidr = \"100.64.0.0/10\"\n\
+         [hosts.vps]\naddress = \"10.96.0.2\"\nvpn_address = \"100.64.1.2\"\n\
+         [services.caddy]\n\
+         [services.mqtt]\nimage = \"eclipse-mosquitto:2.0.20\"\n\
+         ports = [{ published = 1883, bind = \"0.0.0.0\", public = true }]\n\
+         [services.admin]\nimage = \"acme/admin:1.0.0\"\nports = [\n\
+           { published = 9000, bind = \"10.96.0.2\" },\n\
+           { published = 9001, bind = \"100.64.1.2\" },\n\
+           { published = 5353, protocol = \"udp\", bind = \"10.96.0.2\" },\n]\n",
+    )
+    .unwrap();
+    let stack =
+        vpai::stack::load(tmp.path(), "prod").unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
+    let script = tmp.path().join("vpai-firewall");
+    std::fs::write(
+        &script,
+        vpai::host::bootstrap::firewall_script(&stack, &stack.hosts["vps"]),
+    )
+    .unwrap();
+    let run_firewall = || {
+        let out = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{WS_NETNS}"))
+            .arg("bash")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "vpai-firewall: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut values = vpai::secrets::SecretValues::default();
+    for name in stack.secrets.keys() {
+        values.set(name, "x".repeat(32));
+    }
+    let bundle = vpai::render::render(&stack, &values).unwrap();
+    let daemon: serde_json::Value = serde_json::from_str(
+        &bundle
+            .get("vps/host/etc/docker/daemon.json")
+            .unwrap()
+            .content,
+    )
+    .unwrap();
+    assert_eq!(daemon["userland-proxy"], false);
+
+    // As vpai-firewall.service orders it: the rules, then dockerd with the rendered
+    // daemon.json, which keeps them.
+    let engine = SecondEngine::start_with(daemon, run_firewall);
+    ip(&["addr", "add", "10.96.0.1/24", "dev", "vws-h"]);
+    ip(&[
+        "-n",
+        WS_NETNS,
+        "addr",
+        "add",
+        "10.96.0.2/24",
+        "dev",
+        "vws-c",
+    ]);
+    let docker_ws = |args: &[&str]| {
+        let out = Command::new("docker")
+            .args(["-H", &engine.target()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    docker_ws(&[
+        "run",
+        "-d",
+        "--name",
+        "fw-echo",
+        "-p",
+        "80:80",
+        "-p",
+        "443:443",
+        "-p",
+        "443:443/udp",
+        "-p",
+        "1883:1883",
+        "-p",
+        "10.96.0.2:9000:9000",
+        "-p",
+        "100.64.1.2:9001:9001",
+        "-p",
+        "10.96.0.2:5353:5353/udp",
+        "vpai-test/debian:bookworm",
+        "python3",
+        "-c",
+        ECHO_SOURCE,
+    ]);
+    let started = Instant::now();
+    while probe("tcp", "10.96.0.1", "10.96.0.2", 80) == "-" {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the echo container never answered"
+        );
+    }
+
+    let from_internet = |proto: &str, port: u16| probe(proto, "10.96.0.1", "10.96.0.2", port);
+    let outside = "10.96.0.1";
+    assert_eq!(
+        [
+            from_internet("tcp", 80),
+            from_internet("tcp", 443),
+            from_internet("udp", 443),
+            from_internet("tcp", 1883)
+        ],
+        [outside; 4],
+        "public ports, reached with the client's own address"
+    );
+    assert_eq!(
+        [
+            from_internet("tcp", 9000),
+            from_internet("udp", 5353),
+            probe("tcp", "10.96.0.1", "100.64.1.2", 9001)
+        ],
+        ["-"; 3],
+        "published on the host's addresses but not public"
+    );
+    assert_eq!(
+        probe("tcp", "100.64.1.1", "100.64.1.2", 9001),
+        "100.64.1.1",
+        "a VPN peer"
+    );
+
+    // An internal network's gateway is an address of the host: its containers must
+    // not reach what the host listens on; an ordinary network's still do.
+    let mut listener = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{WS_NETNS}"))
+        .args(["python3", "-m", "http.server", "--bind", "0.0.0.0", "8099"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    docker_ws(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "172.20.2.0/24",
+        "fw-backend",
+    ]);
+    docker_ws(&[
+        "network",
+        "create",
+        "--subnet",
+        "172.20.4.0/24",
+        "fw-egress",
+    ]);
+    // curl's status code, 000 when nothing answered (curl then fails, the run too).
+    let to_host = |network: &str, gateway: &str| {
+        let out = Command::new("docker")
+            .args(["-H", &engine.target(), "run", "--rm", "--network", network])
+            .args(["vpai-test/debian:bookworm", "curl", "-s", "-o", "/dev/null"])
+            .args(["-w", "%{http_code}", "--max-time", "2"])
+            .arg(format!("http://{gateway}:8099/"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let internal_blocked = to_host("fw-backend", "172.20.2.1");
+    let egress_reaches = to_host("fw-egress", "172.20.4.1");
+
+    // Running it again changes nothing; without it, the holes it closes are back.
+    // (dockerd appends an unreachable `-j RETURN` to DOCKER-USER when it starts,
+    // which a run removes and the next start puts back.)
+    let ours = || iptables_in_ws(&["-S"]).replace("-A DOCKER-USER -j RETURN\n", "");
+    let rules = ours();
+    run_firewall();
+    assert_eq!(ours(), rules, "a second run changed the rules");
+    assert_eq!(
+        rules.matches("-A INPUT -j VPAI-INPUT").count(),
+        1,
+        "{rules}"
+    );
+    iptables_in_ws(&["-F", "DOCKER-USER"]);
+    iptables_in_ws(&["-F", "VPAI-INPUT"]);
+    let open_admin = from_internet("tcp", 9000);
+    let internal_without = to_host("fw-backend", "172.20.2.1");
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert_eq!(internal_blocked, "000", "internal network to the host");
+    assert_eq!(egress_reaches, "200", "ordinary network to the host");
+    assert_eq!(
+        [open_admin.as_str(), internal_without.as_str()],
+        [outside, "200"],
+        "without vpai-firewall the admin port and the host are open"
+    );
 }
 
 #[test]
