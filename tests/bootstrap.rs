@@ -612,3 +612,42 @@ fn the_scripts_follow_seed_002_for_the_vpn_and_debian_13() {
             < at(bootstrap_script, "apt_get update")
     );
 }
+
+#[test]
+fn systemd_accepts_the_firewall_unit_ordered_before_docker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = files(&user_data("prod", "vps").text);
+    let (_, unit) = &files[bootstrap::FIREWALL_UNIT];
+    let (mode, script) = &files[bootstrap::FIREWALL_SCRIPT];
+    assert_eq!(mode, "0755");
+    // verify wants ExecStart to exist: the rendered script stands in at a temp path.
+    let exec = tmp.path().join("vpai-firewall");
+    std::fs::write(&exec, script).unwrap();
+    std::fs::set_permissions(&exec, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = tmp.path().join("vpai-firewall.service");
+    std::fs::write(
+        &path,
+        unit.replace(bootstrap::FIREWALL_SCRIPT, exec.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = tool("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // docker.service is not installed here; anything else is a fault of the unit.
+    let faults: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.contains("docker.service"))
+        .collect();
+    assert!(faults.is_empty(), "{stderr}");
+    assert!(
+        unit.contains("\nBefore=docker.service\n")
+            && unit.contains("\nRequiredBy=docker.service\n")
+    );
+    assert!(
+        script.contains("readonly PUBLIC_TCP='80 443'\nreadonly PUBLIC_UDP='443'\n"),
+        "{script}"
+    );
+}

@@ -11,7 +11,9 @@ declare_rule! {
     ///
     /// ## Why is this bad?
     /// Docker inserts its own iptables rules ahead of UFW: a port published on
-    /// `0.0.0.0` is reachable from the internet even when the firewall denies it.
+    /// `0.0.0.0` is reachable from the internet even when UFW denies it. On a host
+    /// set up by `vpai host bootstrap`, `vpai-firewall` drops it in DOCKER-USER, but
+    /// the port is open on any other host, and the stack would say it is not.
     /// Internal services must publish on `127.0.0.1` or not at all (001 §2.3, §3.2).
     ///
     /// ## Example
