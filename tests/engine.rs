@@ -248,24 +248,22 @@ impl E2e {
         PathBuf::from("/opt").join(&self.project)
     }
 
+    /// Removes what the stack's environments made: prod is `project`, preprod
+    /// `project-preprod`.
     fn cleanup(&self) {
-        let ids = docker(&[
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=vpai.project={}", self.project),
-        ]);
-        for id in ids.lines() {
-            docker(&["rm", "-f", id]);
+        for project in [self.project.clone(), format!("{}-preprod", self.project)] {
+            let label = format!("label=vpai.project={project}");
+            for id in docker(&["ps", "-aq", "--filter", &label]).lines() {
+                docker(&["rm", "-f", id]);
+            }
+            let _ = Command::new("docker")
+                .args(["rm", "-f", &format!("vpai-lock-{project}")])
+                .output();
+            for id in docker(&["network", "ls", "-q", "--filter", &label]).lines() {
+                docker(&["network", "rm", id]);
+            }
+            let _ = std::fs::remove_dir_all(PathBuf::from("/opt").join(&project));
         }
-        let _ = Command::new("docker")
-            .args(["rm", "-f", &format!("vpai-lock-{}", self.project)])
-            .output();
-        let nets = self.networks();
-        for id in nets.lines() {
-            docker(&["network", "rm", id]);
-        }
-        let _ = std::fs::remove_dir_all(self.host_root());
     }
 }
 
@@ -757,6 +755,106 @@ fn a_network_property_change_recreates_the_network_and_internal_keeps_containers
     assert!(reaches(&e.container("worker"), "postgresql", 5432));
     let plan = e.vpai(&["plan", "--target", "local"]);
     assert!(plan.stdout.contains("no changes"), "{}", plan.stdout);
+}
+
+/// `vpai.project` labels of the running containers whose names start with `prefix`,
+/// by container name.
+fn projects_of(prefix: &str) -> Vec<(String, String)> {
+    let out = docker(&[
+        "ps",
+        "--filter",
+        &format!("name=^{prefix}"),
+        "--format",
+        "{{.Names}} {{.Label \"vpai.project\"}}",
+    ]);
+    let mut rows: Vec<(String, String)> = out
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, p)| (n.to_string(), p.to_string()))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn environments_are_separate_projects_and_one_never_touches_the_other() {
+    let e = E2e::new("envs");
+    // preprod beside prod on this machine: its own published ports.
+    let path = e.dir.join("vpai.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(
+        "\n[env.preprod.services.caddy]\nports = [\n  { published = 28080, target = 80, bind = \"127.0.0.1\" },\n  { published = 28443, target = 443, bind = \"127.0.0.1\" },\n]\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    e.up();
+    let prod_before = e.containers();
+
+    // Planning preprod while prod runs: everything of preprod is new, nothing of
+    // prod is named.
+    let plan = e.vpai(&["plan", "--env", "preprod", "--target", "local"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    let actions: Vec<&str> = plan
+        .stdout
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with(['+', '~', '-']))
+        .collect();
+    assert!(!actions.is_empty(), "{}", plan.stdout);
+    assert!(
+        actions.iter().all(|l| l.starts_with('+')),
+        "preprod's plan changes something that exists:\n{}",
+        plan.stdout
+    );
+
+    let up = e.vpai(&["up", "--env", "preprod"]);
+    assert_eq!(up.code, 0, "{}\n{}", up.stdout, up.stderr);
+    let preprod = format!("{}-preprod", e.project);
+    let running = projects_of(&e.project);
+    let in_preprod = running
+        .iter()
+        .filter(|(n, p)| p == &preprod && n.starts_with(&format!("{preprod}_")))
+        .count();
+    assert_eq!(in_preprod, prod_before.len(), "{running:?}");
+    assert_eq!(e.containers(), prod_before, "prod's containers changed");
+    // Its own networks, on their own subnets.
+    let subnet = docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Subnet}}",
+        &format!("{preprod}_backend"),
+    ]);
+    assert_eq!(subnet, "172.20.12.0/24");
+    assert!(
+        PathBuf::from("/opt")
+            .join(&preprod)
+            .join("releases")
+            .is_dir()
+    );
+    let (code, _) = https("api.e2e.example", "/probe");
+    assert_eq!(code, "200", "prod's Caddy still answers");
+
+    // Removing preprod with its data leaves prod running as it was.
+    let down = e.vpai(&[
+        "down",
+        "--env",
+        "preprod",
+        "--target",
+        "local",
+        "--volumes",
+        "--yes",
+    ]);
+    assert_eq!(down.code, 0, "{}\n{}", down.stdout, down.stderr);
+    assert!(projects_of(&preprod).is_empty());
+    assert_eq!(
+        e.containers(),
+        prod_before,
+        "down --env preprod touched prod"
+    );
+    assert!(
+        e.host_root().join("releases").is_dir(),
+        "prod's releases are kept"
+    );
 }
 
 #[test]

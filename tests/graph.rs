@@ -258,7 +258,7 @@ fn cli_prints_svg_by_default_and_follows_the_extension_of_out() {
 
     let tmp = tempfile::tempdir().unwrap();
     for (file, format, first_line) in [
-        ("stack.dot", None, "// javisi (preprod)"),
+        ("stack.dot", None, "// javisi-preprod (preprod)"),
         ("stack.mmd", None, "flowchart TB"),
         ("picture.txt", Some("mermaid"), "flowchart TB"),
         ("stack.svg", None, "<svg "),
@@ -276,7 +276,7 @@ fn cli_prints_svg_by_default_and_follows_the_extension_of_out() {
         assert!(out.stdout.is_empty(), "{file}: {}", out.stdout);
         assert!(
             out.stderr
-                .contains("drew `javisi` (preprod: 17 services on 3 hosts)"),
+                .contains("drew `javisi-preprod` (preprod: 17 services on 3 hosts)"),
             "{file}: {}",
             out.stderr
         );

@@ -43,6 +43,9 @@ pub struct Stack {
 
 #[derive(Debug, Serialize)]
 pub struct Project {
+    /// The environment's project on the engine: `[project] name` for the first
+    /// environment, `NAME-ENV` for the others. Containers, networks, volumes, the
+    /// lock and `/opt/NAME` carry it.
     pub name: String,
     pub domain: Option<String>,
     pub timezone: String,

@@ -97,18 +97,30 @@ impl Resolver {
         hosts
     }
 
+    /// The stack's networks in the environment at `position` of `environments`.
+    /// Standard subnets move by ten /24s per environment (prod 172.20.1-5.0/24,
+    /// preprod 172.20.11-15.0/24, ...), so that two environments on one engine never
+    /// claim the same range; a subnet the stack writes is taken as written.
     pub(super) fn networks(
         &mut self,
         extra: &IndexMap<Spanned<String>, Spanned<RawNetwork>>,
+        position: usize,
     ) -> IndexMap<String, Network> {
         let mut networks: IndexMap<String, Network> = STANDARD_NETWORKS
             .iter()
             .map(|(name, subnet, internal)| {
+                let standard: Ipv4Net = subnet.parse().expect("standard subnets are valid");
+                let [a, b, c, d] = standard.addr().octets();
+                let third = usize::from(c) + 10 * position;
+                let subnet = u8::try_from(third)
+                    .ok()
+                    .and_then(|c| Ipv4Net::new([a, b, c, d].into(), standard.prefix_len()).ok())
+                    .unwrap_or(standard);
                 (
                     name.to_string(),
                     Network {
                         name: name.to_string(),
-                        subnet: subnet.parse().expect("standard subnets are valid"),
+                        subnet,
                         internal: *internal,
                         span: None,
                     },

@@ -195,7 +195,13 @@ impl Resolver {
             .map(Spanned::into_inner)
             .unwrap_or_default();
 
-        let project = self.project(&raw.project, &overlay);
+        // The first environment is the primary one: it keeps the bare project name
+        // and the standard subnets, so that adding environments never renames it.
+        let position = environments
+            .iter()
+            .position(|e| e == &self.env)
+            .unwrap_or(0);
+        let project = self.project(&raw.project, &overlay, position);
         let vpn = raw.vpn.as_ref().and_then(|v| self.vpn(v));
         let hosts = self.hosts(&raw.hosts, &overlay.hosts);
         if let Some(server) = raw.vpn.as_ref().and_then(|v| v.server.as_ref())
@@ -212,7 +218,7 @@ impl Resolver {
                 .maybe_help(hint),
             );
         }
-        let networks = self.networks(&raw.networks);
+        let networks = self.networks(&raw.networks, position);
         let mut external = raw.external_databases.clone();
         external.extend(overlay.external_databases.clone());
         let external_databases = external
@@ -316,8 +322,34 @@ impl Resolver {
         }
     }
 
-    fn project(&mut self, raw: &RawProject, overlay: &RawOverlay) -> Project {
+    fn project(&mut self, raw: &RawProject, overlay: &RawOverlay, position: usize) -> Project {
         let name = raw.name.get_ref();
+        // Each environment is its own project on the engine: its containers,
+        // networks, volumes, lock and `/opt` directory carry this name.
+        let engine_name = if position == 0 {
+            name.clone()
+        } else {
+            format!("{name}-{}", self.env)
+        };
+        if position > 0
+            && crate::stack::names::project_name(name).is_ok()
+            && let Err(e) = crate::stack::names::project_name(&engine_name)
+        {
+            let span = self.stack_span(&raw.name);
+            self.error(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!(
+                        "environment `{}` runs as project `{}`, which is not valid: {}",
+                        self.env.escape_debug(),
+                        engine_name.escape_debug(),
+                        e.reason
+                    ),
+                )
+                .at(Some(&span), "the environment's project is `NAME-ENV`")
+                .help("name environments with lower-case letters, digits and `-`, and keep `NAME-ENV` within 63 characters"),
+            );
+        }
         if let Err(e) = crate::stack::names::project_name(name) {
             let span = self.stack_span(&raw.name);
             self.error(
@@ -340,7 +372,7 @@ impl Resolver {
             );
         }
         Project {
-            name: name.clone(),
+            name: engine_name,
             domain: overlay
                 .domain
                 .as_ref()
@@ -440,6 +472,34 @@ mod tests {
         let id = sources.add("vpai.toml", text);
         let raw = load::parse(id, &sources).expect("parses");
         resolve(raw, id, sources, env).unwrap_or_else(|r| panic!("{:?}", r.diagnostics))
+    }
+
+    #[test]
+    fn each_environment_is_its_own_project_on_its_own_subnets() {
+        let text = "[project]\nname = \"t\"\n[networks.creative]\nsubnet = \"172.20.6.0/24\"\n";
+        let prod = resolve_text(text, "prod");
+        let preprod = resolve_text(text, "preprod");
+        assert_eq!(
+            (prod.project.name.as_str(), preprod.project.name.as_str()),
+            ("t", "t-preprod")
+        );
+        assert_eq!(prod.networks["backend"].subnet.to_string(), "172.20.2.0/24");
+        assert_eq!(
+            preprod.networks["backend"].subnet.to_string(),
+            "172.20.12.0/24"
+        );
+        assert_eq!(
+            preprod.networks["creative"].subnet.to_string(),
+            "172.20.6.0/24",
+            "as written"
+        );
+        let staging = "[project]\nname = \"t\"\nenvironments = [\"staging\", \"prod\"]\n";
+        assert_eq!(
+            resolve_text(staging, "staging").project.name,
+            "t",
+            "the first one is primary"
+        );
+        assert_eq!(resolve_text(staging, "prod").project.name, "t-prod");
     }
 
     #[test]
