@@ -405,13 +405,20 @@ pub fn run(args: InitArgs) -> Result<ExitCode, Report> {
             path.display()
         );
     }
+    let dir_word = shlex::try_quote(&args.dir.display().to_string())
+        .map_or_else(|_| args.dir.display().to_string(), |q| q.into_owned());
     for spec in stack.secrets.values().filter(|s| s.provided) {
         stdoutln!(
             "to do: vpai secrets set {} {}   ({})",
-            shlex::try_quote(&args.dir.display().to_string())
-                .map_or_else(|_| args.dir.display().to_string(), |q| q.into_owned()),
+            dir_word,
             spec.name,
             spec.description
+        );
+    }
+    for env in &crate::stack::resolve::DEFAULT_ENVIRONMENTS[1..] {
+        stdoutln!(
+            "to do: vpai secrets sync {} --env {env}   ({env} has its own values, in secrets.{env}.age)",
+            dir_word,
         );
     }
     let problems = crate::rules::check(&stack);

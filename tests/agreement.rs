@@ -45,19 +45,10 @@ fn stacks() -> Vec<(PathBuf, String, bool)> {
 /// The example's own secrets, or generated ones (a fixed value for those the
 /// operator provides) for a fixture that has none.
 fn secret_values(path: &Path, stack: &vpai::stack::Stack) -> SecretValues {
-    let file = path.join(secrets::SECRETS_FILE);
-    if file.exists() {
-        let candidates = secrets::identity_candidates(None, path, stack.identity.as_deref());
-        return secrets::decrypt(&file, &candidates).expect("example secrets decrypt");
+    if path.join(secrets::SECRETS_FILE).exists() {
+        return secrets::load(path, stack, None).expect("example secrets decrypt");
     }
-    let mut values = SecretValues::default();
-    for spec in stack.secrets.values() {
-        if spec.provided {
-            values.set(&spec.name, "provided-by-the-operator".to_string());
-        }
-    }
-    values.generate_missing(&stack.secrets.values().collect::<Vec<_>>());
-    values
+    common::made_up_secrets(stack)
 }
 
 /// `vpai lint`'s errors on a rendered bundle, one line each.

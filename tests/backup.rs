@@ -15,17 +15,13 @@ use common::{Sshd, root};
 use vpai::backup::heartbeat::{self, Status};
 use vpai::backup::hooks::{Step, qdrant_snapshot_script};
 use vpai::backup::restic::{Init, Labels, Restic};
+use vpai::secrets::SecretValues;
 use vpai::secrets::restic_env::ResticEnv;
-use vpai::secrets::{self, SecretValues};
 use vpai::stack::Stack;
 use vpai::stack::backup::{BackupJob, HostPlan, PLAN_FILE, Repository};
 
 fn load_javisi(env: &str) -> (Stack, SecretValues) {
-    let dir = root().join("examples/javisi");
-    let stack = vpai::stack::load(&dir, env).unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
-    let candidates = secrets::identity_candidates(None, &dir, stack.identity.as_deref());
-    let values = secrets::decrypt(&dir.join(secrets::SECRETS_FILE), &candidates).unwrap();
-    (stack, values)
+    common::stack_and_secrets(&root().join("examples/javisi"), env)
 }
 
 /// A stack written to a temporary directory, resolved for `prod`.

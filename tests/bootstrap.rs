@@ -25,11 +25,7 @@ fn javisi() -> PathBuf {
 }
 
 fn load(env: &str) -> (vpai::stack::Stack, SecretValues) {
-    let stack = vpai::stack::load(&javisi(), env).unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
-    let candidates = secrets::identity_candidates(None, &javisi(), stack.identity.as_deref());
-    let values = secrets::decrypt(&javisi().join(secrets::SECRETS_FILE), &candidates)
-        .expect("example secrets decrypt");
-    (stack, values)
+    common::stack_and_secrets(&javisi(), env)
 }
 
 fn user_data(env: &str, host: &str) -> bootstrap::UserData {

@@ -393,3 +393,114 @@ fn secrets_speak_json_and_keep_values_out_unless_revealed() {
             .any(|c| c["name"] == "audit-orphan" && c["command"] == "vpai host audit")
     );
 }
+
+/// `KEY=value` of a rendered env file.
+fn env_value(bundle: &Path, file: &str, key: &str) -> String {
+    let text = std::fs::read_to_string(bundle.join(file)).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {file}"))
+        .to_string()
+}
+
+#[test]
+fn each_environment_has_its_own_secrets_and_a_shared_one_is_kept_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = local_without_secrets(tmp.path());
+    let stack = dir.join("vpai.toml");
+    let mut text = std::fs::read_to_string(&stack).unwrap();
+    text.push_str("\n[secrets.nocodb_api_token]\nshared = true\n");
+    std::fs::write(&stack, text).unwrap();
+    let render = |env: &str| {
+        let out = tmp.path().join(format!("bundle-{env}"));
+        let outcome = run(vpai()
+            .arg("render")
+            .arg(&dir)
+            .args(["--env", env, "--out"])
+            .arg(&out));
+        (outcome, out)
+    };
+    let sync = run(vpai().args(["secrets", "sync"]).arg(&dir));
+    assert_eq!(sync.code, 0, "{}", sync.stderr);
+    let set = hint(&sync.stdout, "nocodb_api_token");
+    assert_eq!(run_hint(&set, b"one-token\n").code, 0);
+    let (prod, prod_out) = render("prod");
+    assert_eq!(prod.code, 0, "{}", prod.stderr);
+
+    // preprod has no values yet: the refusal names its file and the command for it.
+    let (refused, preprod_out) = render("preprod");
+    assert_eq!(refused.code, 1);
+    assert!(!preprod_out.exists());
+    assert!(
+        refused
+            .stderr
+            .contains("secrets.preprod.age does not exist"),
+        "{}",
+        refused.stderr
+    );
+    let sync = hint(&refused.stderr, "does not exist");
+    assert_eq!(sync[sync.len() - 2..], ["--env", "preprod"]);
+    let synced = run_hint(&sync, b"");
+    assert_eq!(synced.code, 0, "{}", synced.stderr);
+    assert!(
+        !synced.stdout.contains("nocodb_api_token"),
+        "a shared secret is asked for again:\n{}",
+        synced.stdout
+    );
+    let (preprod, preprod_out) = render("preprod");
+    assert_eq!(preprod.code, 0, "{}", preprod.stderr);
+
+    let password = |out: &Path| {
+        env_value(
+            out,
+            "local/configs/postgresql/postgresql.env",
+            "POSTGRES_PASSWORD",
+        )
+    };
+    let token = |out: &Path| env_value(out, "local/configs/n8n/n8n.env", "NOCODB_API_TOKEN");
+    assert_eq!(password(&prod_out).len(), 32);
+    assert_ne!(password(&prod_out), password(&preprod_out));
+    assert_eq!(token(&prod_out), "one-token");
+    assert_eq!(token(&preprod_out), "one-token");
+
+    // Setting the shared secret from preprod changes it for prod too.
+    let words = [
+        "secrets",
+        "set",
+        dir.to_str().unwrap(),
+        "nocodb_api_token",
+        "--env",
+        "preprod",
+    ];
+    let set = run_hint(&words.map(str::to_string), b"another-token\n");
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert_eq!(set.stdout.trim(), "set nocodb_api_token in secrets.age");
+    let show = |env: &str| {
+        let out = run(vpai()
+            .args(["secrets", "show"])
+            .arg(&dir)
+            .args(["--env", env, "--json"]));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let file_of = |rows: &serde_json::Value, name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["file"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let preprod_rows = show("preprod");
+    assert_eq!(file_of(&preprod_rows, "nocodb_api_token"), "secrets.age");
+    assert_eq!(
+        file_of(&preprod_rows, "postgresql_password"),
+        "secrets.preprod.age"
+    );
+    assert_eq!(file_of(&show("prod"), "postgresql_password"), "secrets.age");
+    let reveal = run(vpai()
+        .args(["secrets", "show"])
+        .arg(&dir)
+        .args(["nocodb_api_token", "--reveal"]));
+    assert_eq!(reveal.stdout.trim(), "another-token");
+}

@@ -779,14 +779,23 @@ fn projects_of(prefix: &str) -> Vec<(String, String)> {
 #[test]
 fn environments_are_separate_projects_and_one_never_touches_the_other() {
     let e = E2e::new("envs");
-    // preprod beside prod on this machine: its own published ports.
+    // preprod beside prod on this machine: its own published ports. NocoDB's API
+    // token serves both; every other secret is each environment's own.
     let path = e.dir.join("vpai.toml");
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(
-        "\n[env.preprod.services.caddy]\nports = [\n  { published = 28080, target = 80, bind = \"127.0.0.1\" },\n  { published = 28443, target = 443, bind = \"127.0.0.1\" },\n]\n",
+        "\n[secrets.nocodb_api_token]\nshared = true\n\n[env.preprod.services.caddy]\nports = [\n  { published = 28080, target = 80, bind = \"127.0.0.1\" },\n  { published = 28443, target = 443, bind = \"127.0.0.1\" },\n]\n",
     );
     std::fs::write(&path, text).unwrap();
     e.up();
+    let sync = e.vpai(&["secrets", "sync", "--env", "preprod", "-C"]);
+    assert_eq!(sync.code, 0, "{}\n{}", sync.stdout, sync.stderr);
+    assert!(
+        !sync.stdout.contains("nocodb_api_token"),
+        "the shared token was asked for again:\n{}",
+        sync.stdout
+    );
+    assert!(e.dir.join("secrets.preprod.age").is_file());
     // Names and ids: health may move on from "starting" meanwhile.
     let ids = || -> Vec<(String, String)> {
         e.containers()
@@ -840,6 +849,27 @@ fn environments_are_separate_projects_and_one_never_touches_the_other() {
     );
     let (code, _) = https("api.e2e.example", "/probe");
     assert_eq!(code, "200", "prod's Caddy still answers");
+    // Each database has its own password; the shared token is the same in both.
+    let in_container = |project: &str, service: &str, var: &str| {
+        docker(&["exec", &format!("{project}_{service}"), "printenv", var])
+    };
+    let (prod_password, preprod_password) = (
+        in_container(&e.project, "postgresql", "POSTGRES_PASSWORD"),
+        in_container(&preprod, "postgresql", "POSTGRES_PASSWORD"),
+    );
+    assert_eq!(prod_password.len(), 32);
+    assert_ne!(
+        prod_password, preprod_password,
+        "prod and preprod share a password"
+    );
+    assert_eq!(
+        in_container(&e.project, "n8n", "NOCODB_API_TOKEN"),
+        in_container(&preprod, "n8n", "NOCODB_API_TOKEN"),
+    );
+    assert_eq!(
+        in_container(&preprod, "n8n", "NOCODB_API_TOKEN"),
+        "test-nocodb-token"
+    );
 
     // Removing preprod with its data leaves prod running as it was.
     let down = e.vpai(&[
@@ -1750,11 +1780,7 @@ fn the_bootstrap_firewall_lets_in_exactly_the_public_ports_of_published_containe
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let mut values = vpai::secrets::SecretValues::default();
-    for name in stack.secrets.keys() {
-        values.set(name, "x".repeat(32));
-    }
-    let bundle = vpai::render::render(&stack, &values).unwrap();
+    let bundle = vpai::render::render(&stack, &common::made_up_secrets(&stack)).unwrap();
     let daemon: serde_json::Value = serde_json::from_str(
         &bundle
             .get("vps/host/etc/docker/daemon.json")

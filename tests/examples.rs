@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::{root, run, vpai};
-use vpai::secrets::{self, SecretValues};
+use vpai::secrets::SecretValues;
 
 const EXAMPLES: &[(&str, &[&str])] = &[
     ("javisi", &["prod", "preprod"]),
@@ -15,13 +15,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
 ];
 
 fn load(example: &str, env: &str) -> (vpai::stack::Stack, SecretValues) {
-    let dir = root().join("examples").join(example);
-    let stack = vpai::stack::load(&dir, env)
-        .unwrap_or_else(|r| panic!("{example}/{env}: {:?}", r.diagnostics));
-    let candidates = secrets::identity_candidates(None, &dir, stack.identity.as_deref());
-    let values = secrets::decrypt(&dir.join(secrets::SECRETS_FILE), &candidates)
-        .expect("example secrets decrypt");
-    (stack, values)
+    common::stack_and_secrets(&root().join("examples").join(example), env)
 }
 
 /// Secret values never appear in snapshots: each is replaced by its name.

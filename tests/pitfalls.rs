@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::root;
-use vpai::secrets::{self, SecretValues};
+use vpai::secrets::SecretValues;
 
 const SEED: &str = "../shared/seeds/002_79a6cd845536195a.txt";
 const TABLE: &str = "docs/pitfalls.md";
@@ -330,11 +330,7 @@ fn every_rule_that_cites_seed_002_is_in_the_table() {
 // Construction: what the rendered javisi bundle holds.
 
 fn javisi() -> (vpai::stack::Stack, vpai::render::Bundle) {
-    let dir = root().join("examples/javisi");
-    let stack = vpai::stack::load(&dir, "prod").unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
-    let candidates = secrets::identity_candidates(None, &dir, stack.identity.as_deref());
-    let values: SecretValues = secrets::decrypt(&dir.join(secrets::SECRETS_FILE), &candidates)
-        .expect("example secrets decrypt");
+    let (stack, values) = common::stack_and_secrets(&root().join("examples/javisi"), "prod");
     let bundle = vpai::render::render(&stack, &values).expect("javisi renders");
     (stack, bundle)
 }

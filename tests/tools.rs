@@ -45,10 +45,7 @@ fn bundles() -> (tempfile::TempDir, Vec<PathBuf>) {
     ] {
         let dir = root().join("examples").join(example);
         for env in envs {
-            let stack =
-                vpai::stack::load(&dir, env).unwrap_or_else(|r| panic!("{:?}", r.diagnostics));
-            let candidates = secrets::identity_candidates(None, &dir, stack.identity.as_deref());
-            let values = secrets::decrypt(&dir.join(secrets::SECRETS_FILE), &candidates).unwrap();
+            let (stack, values) = common::stack_and_secrets(&dir, env);
             let bundle = vpai::render::render(&stack, &values).unwrap();
             let out = tmp.path().join(format!("{example}-{env}"));
             vpai::render::write(&bundle, &out, &dir).unwrap();
@@ -304,9 +301,7 @@ impl Drop for Postgres {
 #[test]
 fn provisioning_sql_is_idempotent_on_a_real_postgresql() {
     let dir = root().join("examples/javisi");
-    let stack = vpai::stack::load(&dir, "prod").unwrap();
-    let candidates = secrets::identity_candidates(None, &dir, stack.identity.as_deref());
-    let values = secrets::decrypt(&dir.join(secrets::SECRETS_FILE), &candidates).unwrap();
+    let (stack, values) = common::stack_and_secrets(&dir, "prod");
     let bundle = vpai::render::render(&stack, &values).unwrap();
     let sql = &bundle
         .get("vps/configs/postgresql/provision.sql")

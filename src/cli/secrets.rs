@@ -8,7 +8,8 @@ use clap::Subcommand;
 
 use crate::diagnostic::Diagnostic;
 use crate::init;
-use crate::secrets::{self, SecretValues};
+use crate::secrets::{SecretFiles, SecretStore};
+use std::path::Path;
 
 use super::args::*;
 use super::output::*;
@@ -16,7 +17,12 @@ use super::stack::*;
 
 #[derive(Subcommand)]
 pub(super) enum SecretsCommand {
-    /// Generate the secrets that enabled services need and secrets.age lacks.
+    /// Generate the secrets that enabled services need and have no value yet.
+    ///
+    /// The first environment's values are in secrets.age; another environment's
+    /// in secrets.ENV.age (`--env preprod`: secrets.preprod.age), except the
+    /// secrets the stack marks `shared = true`, which every environment reads from
+    /// secrets.age.
     Sync {
         #[command(flatten)]
         stack: StackArgs,
@@ -71,16 +77,12 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
         } => {
             args.once("secrets sync")?;
             let stack = load(&args)?;
-            let file = secrets_file(&args);
-            let mut values = if file.exists() {
-                secrets(&args, &stack, &identity)?
-            } else {
-                SecretValues::default()
-            };
+            let mut store = store(&args, &stack, &identity)?;
+            let mut values = store.values();
             let specs: Vec<_> = stack.secrets.values().collect();
             let generated = values.generate_missing(&specs);
             if !generated.is_empty() {
-                secrets::encrypt_to_file(&values, &stack.recipients, &file)?;
+                store.save(&values, &stack.recipients)?;
             }
             let missing: Vec<&str> = stack
                 .secrets
@@ -108,7 +110,16 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
                 );
             }
             if generated.is_empty() && missing.is_empty() {
-                stdoutln!("secrets.age has every secret `{}` needs", stack.env);
+                let verb = if store.files.shared.is_some() {
+                    "hold"
+                } else {
+                    "holds"
+                };
+                stdoutln!(
+                    "{} {verb} every secret `{}` needs",
+                    stored_in(&store.files),
+                    stack.env
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -121,7 +132,8 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
         } => {
             let name = args.split_thing(name, "NAME", "secrets show")?;
             let stack = load(&args)?;
-            let values = secrets(&args, &stack, &identity)?;
+            let store = store(&args, &stack, &identity)?;
+            let values = store.values();
             if let Some(n) = &name
                 && !stack.secrets.contains_key(n)
                 && values.get(n).is_none()
@@ -153,11 +165,14 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
                 let state = if value.is_some() { "set" } else { "MISSING" };
                 let owner = spec.map(|s| s.owner.as_str()).unwrap_or("unused");
                 let description = spec.map(|s| s.description.as_str()).unwrap_or("");
+                let file = file_name(store.files.file_of(spec));
                 if json {
                     let mut row = serde_json::json!({
                         "name": n,
                         "owner": owner,
                         "state": state.to_lowercase(),
+                        "shared": spec.is_some_and(|s| s.shared),
+                        "file": file,
                         "description": description,
                     });
                     if reveal && let Some(v) = value {
@@ -171,7 +186,7 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
                         (Some(v), true) => v,
                         _ => state,
                     };
-                    stdoutln!("{n:<36} {owner:<16} {shown:<10} {description}");
+                    stdoutln!("{n:<36} {owner:<16} {shown:<10} {file:<20} {description}");
                 }
             }
             if json {
@@ -197,12 +212,8 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
                 ))
                 .into());
             }
-            let file = secrets_file(&args);
-            let mut values = if file.exists() {
-                secrets(&args, &stack, &identity)?
-            } else {
-                SecretValues::default()
-            };
+            let mut store = store(&args, &stack, &identity)?;
+            let mut values = store.values();
             let value = if std::io::stdin().is_terminal() {
                 rpassword::prompt_password(format!("value for {name} (hidden): "))
                     .map_err(|e| Diagnostic::error("io", format!("cannot read the value: {e}")))?
@@ -217,8 +228,11 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
                 return Err(Diagnostic::error("secrets", "empty value: nothing changed").into());
             }
             values.set(&name, value);
-            secrets::encrypt_to_file(&values, &stack.recipients, &file)?;
-            stdoutln!("set {name}");
+            store.save(&values, &stack.recipients)?;
+            stdoutln!(
+                "set {name} in {}",
+                file_name(store.files.file_of(stack.secrets.get(&name)))
+            );
             Ok(ExitCode::SUCCESS)
         }
         SecretsCommand::Edit {
@@ -227,15 +241,44 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
         } => {
             args.once("secrets edit")?;
             let stack = load(&args)?;
-            let values = secrets(&args, &stack, &identity)?;
+            // Edit what exists: a missing file is `secrets sync`'s to create.
+            secrets(&args, &stack, &identity)?;
+            let mut store = store(&args, &stack, &identity)?;
+            let values = store.values();
             let edited = init::edit_in_editor(&values)?;
             if edited == values {
                 stdoutln!("no change");
             } else {
-                secrets::encrypt_to_file(&edited, &stack.recipients, &secrets_file(&args))?;
-                stdoutln!("secrets.age updated ({} secrets)", edited.len());
+                let written = store.save(&edited, &stack.recipients)?;
+                let names: Vec<&str> = written.iter().map(|f| file_name(f)).collect();
+                stdoutln!("{} updated ({} secrets)", names.join(" and "), edited.len());
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The environment's secrets files, open for reading and writing.
+fn store(
+    args: &StackArgs,
+    stack: &crate::stack::Stack,
+    identity: &IdentityArgs,
+) -> Result<SecretStore, Failure> {
+    Ok(SecretStore::open(
+        &stack_dir(args),
+        stack,
+        identity.identity.as_deref(),
+    )?)
+}
+
+fn file_name(file: &Path) -> &str {
+    file.file_name().and_then(|n| n.to_str()).unwrap_or("")
+}
+
+/// `secrets.preprod.age and secrets.age`: where an environment's values are.
+fn stored_in(files: &SecretFiles) -> String {
+    match &files.shared {
+        Some(shared) => format!("{} and {}", file_name(&files.own), file_name(shared)),
+        None => file_name(&files.own).to_string(),
     }
 }

@@ -81,10 +81,6 @@ pub(super) fn stack_dir(args: &StackArgs) -> PathBuf {
     stack::load::stack_dir(args.dir())
 }
 
-pub(super) fn secrets_file(args: &StackArgs) -> PathBuf {
-    stack_dir(args).join(secrets::SECRETS_FILE)
-}
-
 /// The stack's secrets, as every command reads them ([`secrets::load`]).
 pub(super) fn secrets(
     args: &StackArgs,

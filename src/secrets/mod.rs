@@ -1,4 +1,5 @@
-//! Secrets: generated or provided values, stored encrypted in `secrets.age`.
+//! Secrets: generated or provided values, stored encrypted in `secrets.age`
+//! (and `secrets.ENV.age` for each environment beyond the first).
 //!
 //! The plaintext is a TOML table of `name = "value"`, encrypted with the `age`
 //! crate to X25519 (`age1...`) or SSH recipients. Values live in memory only as
@@ -157,32 +158,165 @@ impl From<SecretsError> for Diagnostic {
     }
 }
 
-/// The secrets of the stack in `stack_dir`, decrypted with the first identity that
-/// can (see [`identity_candidates`]). A stack that needs no secret needs no file.
+/// Where one environment's values are kept. The first environment's are in
+/// `secrets.age`; another's in `secrets.ENV.age`, except the `shared` secrets,
+/// which every environment reads from `secrets.age`. So prod and preprod never
+/// share a database password unless the stack says so, and a key set once can
+/// serve all.
+pub struct SecretFiles {
+    /// This environment's own file.
+    pub own: PathBuf,
+    /// `secrets.age`, when this environment is not the first and reads shared
+    /// secrets from it.
+    pub shared: Option<PathBuf>,
+}
+
+/// The file that holds `stack`'s environment's own values.
+pub fn file_name(stack: &Stack) -> String {
+    if stack.project.primary {
+        SECRETS_FILE.to_string()
+    } else {
+        format!("secrets.{}.age", stack.env)
+    }
+}
+
+impl SecretFiles {
+    pub fn of(stack_dir: &Path, stack: &Stack) -> Self {
+        let own = stack_dir.join(file_name(stack));
+        let shared = (!stack.project.primary && stack.secrets.values().any(|s| s.shared))
+            .then(|| stack_dir.join(SECRETS_FILE));
+        Self { own, shared }
+    }
+
+    /// The file a secret's value lives in.
+    pub fn file_of(&self, spec: Option<&SecretSpec>) -> &Path {
+        match (&self.shared, spec) {
+            (Some(shared), Some(spec)) if spec.shared => shared,
+            _ => &self.own,
+        }
+    }
+}
+
+/// One environment's values, read from its files and written back to them.
+pub struct SecretStore {
+    pub files: SecretFiles,
+    shared_names: Vec<String>,
+    own: SecretValues,
+    shared: SecretValues,
+}
+
+impl SecretStore {
+    /// Read both files; one that does not exist yet reads as empty.
+    pub fn open(
+        stack_dir: &Path,
+        stack: &Stack,
+        identity: Option<&Path>,
+    ) -> Result<Self, SecretsError> {
+        let files = SecretFiles::of(stack_dir, stack);
+        let candidates = identity_candidates(identity, stack_dir, stack.identity.as_deref());
+        let read = |file: &Path| {
+            if file.exists() {
+                decrypt(file, &candidates)
+            } else {
+                Ok(SecretValues::default())
+            }
+        };
+        let own = read(&files.own)?;
+        let shared = match &files.shared {
+            Some(file) => read(file)?,
+            None => SecretValues::default(),
+        };
+        let shared_names = if files.shared.is_some() {
+            stack
+                .secrets
+                .values()
+                .filter(|s| s.shared)
+                .map(|s| s.name.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            files,
+            shared_names,
+            own,
+            shared,
+        })
+    }
+
+    /// Every value this environment sees: its own, and the shared ones from
+    /// `secrets.age`.
+    pub fn values(&self) -> SecretValues {
+        let mut values = self.own.clone();
+        for name in &self.shared_names {
+            values.0.remove(name);
+            if let Some(value) = self.shared.get(name) {
+                values.set(name, value.to_string());
+            }
+        }
+        values
+    }
+
+    /// Store `values` (as [`Self::values`] gave them, changed): shared secrets into
+    /// `secrets.age`, the others into this environment's file. Only a file whose
+    /// content changes is rewritten; returns the files written.
+    pub fn save(
+        &mut self,
+        values: &SecretValues,
+        recipients: &[String],
+    ) -> Result<Vec<PathBuf>, SecretsError> {
+        let mut own = values.clone();
+        let mut shared = self.shared.clone();
+        for name in &self.shared_names {
+            match own.0.remove(name) {
+                Some(value) => shared.set(name, value),
+                None => {
+                    shared.0.remove(name);
+                }
+            }
+        }
+        let mut written = Vec::new();
+        if let Some(file) = &self.files.shared
+            && shared != self.shared
+        {
+            encrypt_to_file(&shared, recipients, file)?;
+            written.push(file.clone());
+            self.shared = shared;
+        }
+        if own != self.own || !self.files.own.exists() {
+            encrypt_to_file(&own, recipients, &self.files.own)?;
+            written.push(self.files.own.clone());
+            self.own = own;
+        }
+        Ok(written)
+    }
+}
+
+/// The secrets of the stack in `stack_dir` for its environment ([`SecretStore`]),
+/// decrypted with the first identity that can (see [`identity_candidates`]). A
+/// stack that needs no secret needs no file.
 pub fn load(
     stack_dir: &Path,
     stack: &Stack,
     identity: Option<&Path>,
 ) -> Result<SecretValues, SecretsError> {
-    let file = stack_dir.join(SECRETS_FILE);
-    if !file.exists() {
-        return if stack.secrets.is_empty() {
-            Ok(SecretValues::default())
-        } else {
-            Err(SecretsError::Missing {
+    let files = SecretFiles::of(stack_dir, stack);
+    for spec in stack.secrets.values() {
+        let file = files.file_of(Some(spec));
+        if !file.exists() {
+            return Err(SecretsError::Missing {
                 file: file.display().to_string(),
-            })
-        };
+            });
+        }
     }
-    let candidates = identity_candidates(identity, stack_dir, stack.identity.as_deref());
-    decrypt(&file, &candidates)
+    Ok(SecretStore::open(stack_dir, stack, identity)?.values())
 }
 
 /// What `check` says of the secrets' values: the ones `render` would refuse to go
 /// without, each with the command that gives it a value. Nothing when the
 /// values cannot be read here (no identity: a CI runner checks without them),
 /// nor for a stack file checked on its own (`check -C other.toml`): only a
-/// directory's `vpai.toml` has a `secrets.age`.
+/// directory's `vpai.toml` has secrets files.
 pub fn unset_values(stack_file: &Path, stack: &Stack) -> Vec<Diagnostic> {
     if stack_file.file_name() != Some(std::ffi::OsStr::new(crate::stack::load::STACK_FILE)) {
         return Vec::new();
@@ -200,23 +334,34 @@ pub fn unset_values(stack_file: &Path, stack: &Stack) -> Vec<Diagnostic> {
         return Vec::new();
     }
     let dir = shell_word(&stack_dir.display().to_string());
-    let file = stack_dir.join(SECRETS_FILE);
-    if !file.exists() {
+    let files = SecretFiles::of(stack_dir, stack);
+    let absent: Vec<&Path> = {
+        let mut absent: Vec<&Path> = needed
+            .iter()
+            .map(|spec| files.file_of(Some(spec)))
+            .filter(|file| !file.exists())
+            .collect();
+        absent.dedup();
+        absent
+    };
+    if let Some(file) = absent.first() {
+        let without = needed
+            .iter()
+            .filter(|spec| absent.contains(&files.file_of(Some(spec))))
+            .count();
         return vec![
             Diagnostic::warning(
                 "missing-secret",
                 format!(
-                    "{} does not exist: {} secrets have no value, and render will refuse",
+                    "{} does not exist: {without} secrets have no value, and render will refuse",
                     file.display(),
-                    needed.len()
                 ),
             )
             .help(format!("run `vpai secrets sync {dir}`")),
         ];
     }
-    let candidates = identity_candidates(None, stack_dir, stack.identity.as_deref());
-    let values = match decrypt(&file, &candidates) {
-        Ok(values) => values,
+    let values = match SecretStore::open(stack_dir, stack, None) {
+        Ok(store) => store.values(),
         Err(SecretsError::NoIdentity { .. }) => return Vec::new(),
         Err(e) => {
             return vec![Diagnostic::warning(
@@ -232,8 +377,14 @@ pub fn unset_values(stack_file: &Path, stack: &Stack) -> Vec<Diagnostic> {
     let (provided, generated): (Vec<&SecretSpec>, Vec<&SecretSpec>) =
         unset.into_iter().partition(|spec| spec.provided);
     let mut out = Vec::new();
-    if !generated.is_empty() {
-        let names: Vec<&str> = generated.iter().map(|s| s.name.as_str()).collect();
+    let mut by_file: BTreeMap<&Path, Vec<&str>> = BTreeMap::new();
+    for spec in &generated {
+        by_file
+            .entry(files.file_of(Some(spec)))
+            .or_default()
+            .push(&spec.name);
+    }
+    for (file, names) in by_file {
         out.push(
             Diagnostic::warning(
                 "missing-secret",

@@ -47,6 +47,9 @@ pub struct Project {
     /// environment, `NAME-ENV` for the others. Containers, networks, volumes, the
     /// lock and `/opt/NAME` carry it.
     pub name: String,
+    /// The first of `[project] environments`: it keeps the bare project name, the
+    /// standard subnets and `secrets.age`.
+    pub primary: bool,
     pub domain: Option<String>,
     pub timezone: String,
     pub email: Option<String>,
@@ -122,6 +125,10 @@ pub struct SecretSpec {
     /// neither needs nor holds it, so `render` and deploys work without it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub bootstrap_only: bool,
+    /// The same value in every environment (`shared = true`): read from the
+    /// first environment's `secrets.age` whichever environment runs.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
 }
 
 /// A PostgreSQL database and its role. The password is one secret

@@ -106,6 +106,11 @@ pub struct RawSecret {
     pub length: Option<usize>,
     /// Alphabet of a generated value.
     pub charset: Option<Charset>,
+    /// One value for every environment, kept in `secrets.age` (the first
+    /// environment's file). Without it each environment has its own value, in
+    /// `secrets.ENV.age` beyond the first.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

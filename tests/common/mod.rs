@@ -88,6 +88,30 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A stack directory resolved for `env`, with that environment's secrets as every
+/// command reads them (`secrets.age`, or `secrets.ENV.age` and the shared ones).
+pub fn stack_and_secrets(
+    dir: &Path,
+    env: &str,
+) -> (vpai::stack::Stack, vpai::secrets::SecretValues) {
+    let stack = vpai::stack::load(dir, env)
+        .unwrap_or_else(|r| panic!("{}/{env}: {:?}", dir.display(), r.diagnostics));
+    let values = vpai::secrets::load(dir, &stack, None)
+        .unwrap_or_else(|e| panic!("{}/{env}: the secrets do not decrypt: {e}", dir.display()));
+    (stack, values)
+}
+
+/// Values for every secret `stack` declares, as `vpai secrets sync` would make them
+/// and a fixed one for each the operator provides: for stacks a test wrote.
+pub fn made_up_secrets(stack: &vpai::stack::Stack) -> vpai::secrets::SecretValues {
+    let mut values = vpai::secrets::SecretValues::default();
+    for spec in stack.secrets.values().filter(|s| s.provided) {
+        values.set(&spec.name, "provided-by-the-operator".to_string());
+    }
+    values.generate_missing(&stack.secrets.values().collect::<Vec<_>>());
+    values
+}
+
 /// `# key: value` lines at the top of a fixture.
 pub fn header(path: &Path, key: &str) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;

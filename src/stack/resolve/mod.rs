@@ -373,6 +373,7 @@ impl Resolver {
         }
         Project {
             name: engine_name,
+            primary: position == 0,
             domain: overlay
                 .domain
                 .as_ref()

@@ -14,6 +14,7 @@ impl Resolver {
             charset: s.charset.unwrap_or(Charset::Alnum),
             owner: owner.to_string(),
             bootstrap_only: false,
+            shared: false,
         };
         for service in stack.services.values() {
             let entry = service.catalog.as_deref().and_then(catalog::get);
@@ -25,8 +26,25 @@ impl Resolver {
                 secrets.insert(name.clone(), spec(name, s, &service.name));
             }
         }
+        // A stack table for a secret the catalog declares refines it (`shared`, a
+        // length) without losing what the catalog says of it.
         for (name, s) in &raw.secrets {
-            secrets.insert(name.get_ref().clone(), spec(name.get_ref(), s, "stack"));
+            let declared = spec(name.get_ref(), s, "stack");
+            let merged = match secrets.get(name.get_ref()) {
+                Some(catalog) => SecretSpec {
+                    description: s
+                        .description
+                        .clone()
+                        .unwrap_or_else(|| catalog.description.clone()),
+                    provided: s.provided || catalog.provided,
+                    length: s.length.unwrap_or(catalog.length),
+                    charset: s.charset.unwrap_or(catalog.charset),
+                    owner: catalog.owner.clone(),
+                    ..declared
+                },
+                None => declared,
+            };
+            secrets.insert(name.get_ref().clone(), merged);
         }
         for (_, s) in raw
             .services
@@ -54,6 +72,7 @@ impl Resolver {
                     charset: Charset::Alnum,
                     owner: "database".to_string(),
                     bootstrap_only: false,
+                    shared: false,
                 },
             );
         }
@@ -85,6 +104,7 @@ impl Resolver {
                         charset: Charset::Alnum,
                         owner: "backup".to_string(),
                         bootstrap_only: false,
+                        shared: false,
                     },
                 );
             }
@@ -101,6 +121,7 @@ impl Resolver {
                         charset: Charset::Alnum,
                         owner: "redis".to_string(),
                         bootstrap_only: false,
+                        shared: false,
                     },
                 );
             }
@@ -123,8 +144,28 @@ impl Resolver {
                     charset: Charset::Alnum,
                     owner: "vpn".to_string(),
                     bootstrap_only: true,
+                    shared: false,
                 },
             );
+        }
+        // `shared` holds whoever makes the secret: a database password is shared
+        // only when the stack says so of that password's name.
+        let shared = raw
+            .secrets
+            .iter()
+            .map(|(name, s)| (name.get_ref(), s))
+            .chain(
+                raw.services
+                    .iter()
+                    .chain(raw.env.values().flat_map(|o| o.get_ref().services.iter()))
+                    .flat_map(|(_, s)| s.get_ref().secrets.iter().flatten()),
+            )
+            .filter(|(_, s)| s.shared)
+            .map(|(name, _)| name.clone());
+        for name in shared.collect::<Vec<_>>() {
+            if let Some(spec) = secrets.get_mut(&name) {
+                spec.shared = true;
+            }
         }
         secrets.sort_keys();
         stack.secrets = secrets;
