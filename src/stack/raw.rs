@@ -198,6 +198,12 @@ pub struct RawOverlay {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, RawService>")]
     pub services: IndexMap<Spanned<String>, Spanned<RawService>>,
+    /// This environment's subnets or `internal` for networks of `[networks]` or
+    /// built-in ones, taken as written (a subnet of `[networks]` is otherwise moved
+    /// ten blocks per environment beyond the first).
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, RawNetwork>")]
+    pub networks: IndexMap<Spanned<String>, Spanned<RawNetwork>>,
     /// Per-environment external database servers (one managed PostgreSQL per environment).
     #[serde(default)]
     #[schemars(with = "IndexMap<String, RawExternalDatabase>")]

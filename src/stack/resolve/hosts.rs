@@ -101,52 +101,50 @@ impl Resolver {
     /// Standard subnets move by ten /24s per environment (prod 172.20.1-5.0/24,
     /// preprod 172.20.11-15.0/24, ...), so that two environments on one engine never
     /// claim the same range; a subnet the stack writes is taken as written.
+    /// The standard networks and the stack's, for the environment at `position` in
+    /// `[project] environments`. A subnet written in `[networks]` is the first
+    /// environment's: each later one moves it, like the standard ones, by ten
+    /// blocks of its size per position (172.20.6.0/24 is preprod's 172.20.16.0/24),
+    /// so environments on one engine never claim the same addresses. A subnet
+    /// written in `[env.ENV.networks]` is taken as written.
     pub(super) fn networks(
         &mut self,
-        extra: &IndexMap<Spanned<String>, Spanned<RawNetwork>>,
+        base: &IndexMap<Spanned<String>, Spanned<RawNetwork>>,
+        overlay: &IndexMap<Spanned<String>, Spanned<RawNetwork>>,
         position: usize,
     ) -> IndexMap<String, Network> {
         let mut networks: IndexMap<String, Network> = STANDARD_NETWORKS
             .iter()
             .map(|(name, subnet, internal)| {
                 let standard: Ipv4Net = subnet.parse().expect("standard subnets are valid");
-                let [a, b, c, d] = standard.addr().octets();
-                let third = usize::from(c) + 10 * position;
-                let subnet = u8::try_from(third)
-                    .ok()
-                    .and_then(|c| Ipv4Net::new([a, b, c, d].into(), standard.prefix_len()).ok())
-                    .unwrap_or(standard);
                 (
                     name.to_string(),
                     Network {
                         name: name.to_string(),
-                        subnet,
+                        subnet: environment_subnet(standard, position)
+                            .expect("MAX_ENVIRONMENTS keeps standard subnets in 172.20.0.0/16"),
                         internal: *internal,
                         span: None,
                     },
                 )
             })
             .collect();
-        for (name, raw) in extra {
+        let names: Vec<&Spanned<String>> = base
+            .keys()
+            .chain(overlay.keys().filter(|name| !base.contains_key(*name)))
+            .collect();
+        for name in names {
+            let (written, over) = (base.get(name), overlay.get(name));
             let builtin = networks.get(name.get_ref());
-            let subnet = match (&raw.get_ref().subnet, builtin) {
-                (Some(text), _) => match text.get_ref().parse::<Ipv4Net>() {
-                    Ok(subnet) => subnet,
-                    Err(_) => {
-                        let span = self.stack_span(text);
-                        self.error(
-                            Diagnostic::error(
-                                "invalid-value",
-                                format!("`{}` is not an IPv4 subnet", text.get_ref()),
-                            )
-                            .at(Some(&span), "network subnet")
-                            .help("write e.g. \"172.20.6.0/24\""),
-                        );
-                        continue;
-                    }
-                },
-                (None, Some(builtin)) => builtin.subnet,
-                (None, None) => {
+            let subnet = match (
+                over.and_then(|o| o.get_ref().subnet.as_ref()),
+                written.and_then(|w| w.get_ref().subnet.as_ref()),
+                builtin,
+            ) {
+                (Some(text), _, _) => self.subnet(text, 0),
+                (None, Some(text), _) => self.subnet(text, position),
+                (None, None, Some(builtin)) => Some(builtin.subnet),
+                (None, None, None) => {
                     let span = self.stack_span(name);
                     self.error(
                         Diagnostic::error(
@@ -156,25 +154,69 @@ impl Resolver {
                         .at(Some(&span), "a new network")
                         .help("add `subnet = \"172.20.6.0/24\"` (a /24 no other network uses)"),
                     );
-                    continue;
+                    None
                 }
             };
+            let Some(subnet) = subnet else { continue };
             // Overriding a built-in network's subnet must not quietly give the
             // backend a route to the internet: `internal` changes only when written.
-            let internal = raw
-                .get_ref()
-                .internal
+            let internal = over
+                .and_then(|o| o.get_ref().internal)
+                .or(written.and_then(|w| w.get_ref().internal))
                 .unwrap_or(builtin.is_some_and(|b| b.internal));
+            let span = overlay.get_key_value(name).map_or(name, |(key, _)| key);
             networks.insert(
                 name.get_ref().clone(),
                 Network {
                     name: name.get_ref().clone(),
                     subnet,
                     internal,
-                    span: Some(self.stack_span(name)),
+                    span: Some(self.stack_span(span)),
                 },
             );
         }
         networks
     }
+
+    /// A written subnet, moved for the environment at `position`.
+    fn subnet(&mut self, text: &Spanned<String>, position: usize) -> Option<Ipv4Net> {
+        let span = self.stack_span(text);
+        let Ok(subnet) = text.get_ref().parse::<Ipv4Net>() else {
+            self.error(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!("`{}` is not an IPv4 subnet", text.get_ref()),
+                )
+                .at(Some(&span), "network subnet")
+                .help("write e.g. \"172.20.6.0/24\""),
+            );
+            return None;
+        };
+        let moved = environment_subnet(subnet, position);
+        if moved.is_none() {
+            self.error(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!(
+                        "environment `{}` would move `{subnet}` beyond 255.255.255.255",
+                        self.env
+                    ),
+                )
+                .at(Some(&span), "the first environment's subnet")
+                .help(format!(
+                    "write this environment's own in `[env.{}.networks]`",
+                    self.env
+                )),
+            );
+        }
+        moved
+    }
+}
+
+/// `subnet` moved by ten blocks of its own size per environment position.
+fn environment_subnet(subnet: Ipv4Net, position: usize) -> Option<Ipv4Net> {
+    let size = 1u64 << (32 - u32::from(subnet.prefix_len()));
+    let start = u64::from(u32::from(subnet.network())) + size * 10 * position as u64;
+    let start = u32::try_from(start).ok()?;
+    Ipv4Net::new(start.into(), subnet.prefix_len()).ok()
 }

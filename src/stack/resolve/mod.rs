@@ -47,6 +47,10 @@ pub const STANDARD_NETWORKS: &[(&str, &str, bool)] = &[
 
 pub const DEFAULT_ENVIRONMENTS: &[&str] = &["prod", "preprod"];
 
+/// Each environment moves the standard subnets ten /24s further (172.20.2.0/24,
+/// 172.20.12.0/24, ...): 26 of them fill 172.20.0.0/16, the daemon's address pool.
+pub const MAX_ENVIRONMENTS: usize = 26;
+
 /// The secret a new host joins the Headscale VPN with, declared by `[vpn] headscale_url`.
 pub const HEADSCALE_AUTHKEY: &str = "headscale_authkey";
 
@@ -188,6 +192,19 @@ impl Resolver {
                 );
             }
         }
+        if environments.len() > MAX_ENVIRONMENTS {
+            self.error(
+                Diagnostic::error(
+                    "invalid-value",
+                    format!(
+                        "`[project] environments` lists {} environments; at most {MAX_ENVIRONMENTS} fit",
+                        environments.len()
+                    ),
+                )
+                .note("each environment runs on its own standard subnets, ten /24s apart in 172.20.0.0/16")
+                .help("split the stack, or remove environments that no host runs"),
+            );
+        }
         self.check_overlays(&raw);
         let overlay = raw
             .env
@@ -200,7 +217,8 @@ impl Resolver {
         let position = environments
             .iter()
             .position(|e| e == &self.env)
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .min(MAX_ENVIRONMENTS - 1);
         let project = self.project(&raw.project, &overlay, position);
         let vpn = raw.vpn.as_ref().and_then(|v| self.vpn(v));
         let hosts = self.hosts(&raw.hosts, &overlay.hosts);
@@ -218,7 +236,7 @@ impl Resolver {
                 .maybe_help(hint),
             );
         }
-        let networks = self.networks(&raw.networks, position);
+        let networks = self.networks(&raw.networks, &overlay.networks, position);
         let mut external = raw.external_databases.clone();
         external.extend(overlay.external_databases.clone());
         let external_databases = external
@@ -491,9 +509,23 @@ mod tests {
         );
         assert_eq!(
             preprod.networks["creative"].subnet.to_string(),
-            "172.20.6.0/24",
-            "as written"
+            "172.20.16.0/24",
+            "moved like the standard ones"
         );
+        let wide = "[project]\nname = \"t\"\nenvironments = [\"a\", \"b\", \"c\"]\n\
+                    [networks.lab]\nsubnet = \"10.5.0.0/16\"\n\
+                    [env.c.networks.lab]\nsubnet = \"10.99.0.0/16\"\n\
+                    [env.c.networks.backend]\nsubnet = \"192.168.50.0/24\"\n";
+        let subnet =
+            |env: &str, network: &str| resolve_text(wide, env).networks[network].subnet.to_string();
+        assert_eq!(subnet("b", "lab"), "10.15.0.0/16", "ten /16s on");
+        assert_eq!(
+            subnet("c", "lab"),
+            "10.99.0.0/16",
+            "the overlay's, as written"
+        );
+        assert_eq!(subnet("c", "backend"), "192.168.50.0/24");
+        assert!(resolve_text(wide, "c").networks["backend"].internal);
         let staging = "[project]\nname = \"t\"\nenvironments = [\"staging\", \"prod\"]\n";
         assert_eq!(
             resolve_text(staging, "staging").project.name,
@@ -501,6 +533,30 @@ mod tests {
             "the first one is primary"
         );
         assert_eq!(resolve_text(staging, "prod").project.name, "t-prod");
+    }
+
+    #[test]
+    fn environments_beyond_the_address_plan_are_refused() {
+        let names: Vec<String> = (0..=MAX_ENVIRONMENTS)
+            .map(|i| format!("\"e{i}\""))
+            .collect();
+        let text = format!(
+            "[project]\nname = \"t\"\nenvironments = [{}]\n",
+            names.join(", ")
+        );
+        let mut sources = Sources::default();
+        let id = sources.add("vpai.toml", &text);
+        let raw = load::parse(id, &sources).expect("parses");
+        let last = format!("e{MAX_ENVIRONMENTS}");
+        let report = resolve(raw, id, sources, &last).expect_err("27 environments");
+        assert!(
+            report
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("at most 26 fit")),
+            "{:?}",
+            report.diagnostics
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ impl Resolver {
             );
             let _ = host;
         }
-        for name in raw.networks.keys() {
+        for name in raw.networks.keys().chain(overlay.networks.keys()) {
             let span = self.stack_span(name);
             self.name(
                 "network",
