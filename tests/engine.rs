@@ -27,6 +27,16 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The address of `container` on `network`.
+fn network_ip(container: &str, network: &str) -> String {
+    docker(&[
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+        container,
+    ])
+}
+
 fn require_images() {
     for image in [
         "vpai-test/debian:bookworm",
@@ -408,12 +418,7 @@ fn cold_apply_converges_provisions_routes_and_guards_the_vpn() {
             .output();
         docker(&["network", "create", "--subnet", subnet, &net]);
         docker(&["network", "connect", &net, &caddy]);
-        let ip = docker(&[
-            "inspect",
-            "-f",
-            &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
-            &caddy,
-        ]);
+        let ip = network_ip(&caddy, &net);
         let codes = docker(&[
             "run",
             "--rm",
@@ -441,12 +446,7 @@ fn cold_apply_converges_provisions_routes_and_guards_the_vpn() {
     // machine's daemon, hands that connection over from the frontend gateway,
     // which 002 §6.2's ACL admitted).
     let frontend = format!("{}_frontend", e.project);
-    let ip = docker(&[
-        "inspect",
-        "-f",
-        &format!("{{{{(index .NetworkSettings.Networks \"{frontend}\").IPAddress}}}}"),
-        &caddy,
-    ]);
+    let ip = network_ip(&caddy, &frontend);
     let from_frontend = docker(&[
         "run",
         "--rm",
