@@ -440,6 +440,13 @@ fn each_environment_has_its_own_secrets_and_a_shared_one_is_kept_once() {
     );
     let sync = hint(&refused.stderr, "does not exist");
     assert_eq!(sync[sync.len() - 2..], ["--env", "preprod"]);
+    // check warns of the same, with the same command.
+    let check = run(vpai().arg("check").arg(&dir).args(["--env", "preprod"]));
+    assert_eq!(check.code, 0, "{}", check.stdout);
+    assert_eq!(
+        hint(&check.stdout, "secrets.preprod.age does not exist"),
+        sync
+    );
     let synced = run_hint(&sync, b"");
     assert_eq!(synced.code, 0, "{}", synced.stderr);
     assert!(

@@ -23,10 +23,11 @@ pub(super) fn check(args: &StackArgs, format: Format, color: bool) -> Result<Exi
     let (diagnostics, sources, services) = match stack::load(args.dir(), &args.env) {
         Ok(stack) => {
             let mut d = rules::check(&stack);
-            d.extend(secrets::unset_values(
-                &stack::load::stack_path(args.dir()),
-                &stack,
-            ));
+            d.extend(
+                secrets::unset_values(&stack::load::stack_path(args.dir()), &stack)
+                    .into_iter()
+                    .map(super::hints::runnable_diagnostic),
+            );
             (d, stack.sources, stack.services.len())
         }
         Err(report) => (report.diagnostics, report.sources, 0),

@@ -333,7 +333,6 @@ pub fn unset_values(stack_file: &Path, stack: &Stack) -> Vec<Diagnostic> {
     if needed.is_empty() {
         return Vec::new();
     }
-    let dir = shell_word(&stack_dir.display().to_string());
     let files = SecretFiles::of(stack_dir, stack);
     let absent: Vec<&Path> = {
         let mut absent: Vec<&Path> = needed
@@ -357,7 +356,7 @@ pub fn unset_values(stack_file: &Path, stack: &Stack) -> Vec<Diagnostic> {
                     file.display(),
                 ),
             )
-            .help(format!("run `vpai secrets sync {dir}`")),
+            .help("run `vpai secrets sync`"),
         ];
     }
     let values = match SecretStore::open(stack_dir, stack, None) {
@@ -394,7 +393,7 @@ pub fn unset_values(stack_file: &Path, stack: &Stack) -> Vec<Diagnostic> {
                     names.join(", ")
                 ),
             )
-            .help(format!("run `vpai secrets sync {dir}` to generate them")),
+            .help("run `vpai secrets sync` to generate them"),
         );
     }
     for spec in provided {
@@ -403,14 +402,10 @@ pub fn unset_values(stack_file: &Path, stack: &Stack) -> Vec<Diagnostic> {
                 "missing-secret",
                 format!("secret `{}` has no value ({})", spec.name, spec.description),
             )
-            .help(format!("set it: `vpai secrets set {dir} {}`", spec.name)),
+            .help(format!("set it: `vpai secrets set {}`", spec.name)),
         );
     }
     out
-}
-
-fn shell_word(text: &str) -> String {
-    shlex::try_quote(text).map_or_else(|_| text.to_string(), |q| q.into_owned())
 }
 
 /// Where to look for the identity, in order: `--identity`, `VPAI_IDENTITY`, the
