@@ -32,7 +32,7 @@ pub(super) enum SecretsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List secrets (name, owner, set or missing). Values only with --reveal.
+    /// List secrets (name, owner, set or missing, the file holding it). Values only with --reveal.
     Show {
         #[command(flatten)]
         stack: StackArgs,
@@ -50,6 +50,9 @@ pub(super) enum SecretsCommand {
         json: bool,
     },
     /// Set one secret's value, read from the terminal (hidden) or from stdin.
+    ///
+    /// It goes into the environment's file (`--env preprod`: secrets.preprod.age),
+    /// or into secrets.age for a secret the stack marks `shared = true`.
     Set {
         #[command(flatten)]
         stack: StackArgs,
