@@ -103,6 +103,19 @@ fn describe(stack: &Stack) -> String {
 }
 
 #[test]
+fn environments_share_the_repositorys_secrets_and_nothing_else_by_default() {
+    let (prod_stack, prod) = load_javisi("prod");
+    let (_, preprod) = load_javisi("preprod");
+    // One `[backup] repository` for both: each must open it.
+    for name in ["restic_password", "backup_s3_access_key_id"] {
+        assert!(prod_stack.secrets[name].shared, "{name}");
+        assert_eq!(prod.get(name), preprod.get(name), "{name}");
+    }
+    assert!(!prod_stack.secrets["backup_heartbeat_url"].shared);
+    assert_ne!(prod.get("db_n8n_password"), preprod.get("db_n8n_password"));
+}
+
+#[test]
 fn the_javisi_backup_plan() {
     let (stack, _) = load_javisi("prod");
     insta::assert_snapshot!("plan-javisi-prod", describe(&stack));

@@ -78,6 +78,10 @@ impl Resolver {
         }
         if let Some(backup) = &stack.backup {
             for name in backup.secret_names() {
+                // `[backup] repository` is one for every environment (snapshots are
+                // tagged with theirs), so whatever opens it is shared; the heartbeat
+                // is each environment's own monitor.
+                let shared = name != HEARTBEAT_SECRET;
                 let (description, provided, length) = match name {
                     PASSWORD_SECRET => (
                         "restic repository password: without it no backup can be read, so keep a copy outside this stack",
@@ -104,7 +108,7 @@ impl Resolver {
                         charset: Charset::Alnum,
                         owner: "backup".to_string(),
                         bootstrap_only: false,
-                        shared: false,
+                        shared,
                     },
                 );
             }
