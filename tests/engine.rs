@@ -966,7 +966,7 @@ fn sigkill_mid_apply_then_apply_again_converges() {
 }
 
 #[test]
-fn a_second_concurrent_apply_is_refused_with_the_holders_identity() {
+fn a_second_apply_and_an_unlock_are_refused_while_the_holder_runs() {
     let e = E2e::new("lock");
     let mut first = e
         .command(&["up"])
@@ -995,8 +995,79 @@ fn a_second_concurrent_apply_is_refused_with_the_holders_identity() {
         "{}",
         second.stderr
     );
+    // Nor can the lock be broken under it.
+    let unlock = e.vpai(&["unlock", "--target", "local"]);
+    assert_eq!(unlock.code, 1, "{}", unlock.stderr);
+    assert!(
+        unlock.stderr.contains("still running")
+            && unlock.stderr.contains(&format!("pid {}", first.id())),
+        "{}",
+        unlock.stderr
+    );
+    assert!(
+        Command::new("docker")
+            .args(["inspect", &lock])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success(),
+        "the refused unlock removed the lock"
+    );
     assert!(first.wait().unwrap().success());
     all_healthy(&e, 9);
+    let unlock = e.vpai(&["unlock", "--target", "local"]);
+    assert_eq!(unlock.code, 0, "{}", unlock.stderr);
+    assert!(
+        unlock.stderr.contains("was not locked"),
+        "{}",
+        unlock.stderr
+    );
+
+    // A lock whose holder is a live process here (this test's own): --force breaks
+    // it, and says whose it was.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_string();
+    let machine = std::fs::read_to_string("/etc/hostname").unwrap();
+    let labels = [
+        format!("vpai.lock.pid={}", std::process::id()),
+        format!("vpai.lock.pid-start={start}"),
+        format!("vpai.lock.machine={}", machine.trim()),
+        "vpai.lock.user=tester".to_string(),
+        "vpai.lock.since=2026-12-07T00:00:00Z".to_string(),
+    ];
+    let mut create = vec!["create", "--name", &lock];
+    for label in &labels {
+        create.extend(["--label", label]);
+    }
+    create.push("vpai-test/debian:bookworm");
+    docker(&create);
+    let refused = e.vpai(&["unlock", "--target", "local"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let forced = e.vpai(&["unlock", "--force", "--target", "local"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert!(
+        forced.stderr.starts_with("warning: broke the deploy lock")
+            && forced.stderr.contains("tester@")
+            && forced.stderr.contains("still running"),
+        "{}",
+        forced.stderr
+    );
+    assert!(
+        !Command::new("docker")
+            .args(["inspect", &lock])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 #[test]

@@ -319,10 +319,10 @@ pub(super) fn down_cmd(args: &DeployArgs, volumes: bool, yes: bool) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn unlock_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
+pub(super) fn unlock_cmd(args: &DeployArgs, force: bool) -> Result<ExitCode, Failure> {
     let reach = light_context(args)?;
     let project = &reach.stack.project.name;
-    let holder = deploy::runtime().block_on(deploy::unlock(&reach))?;
+    let holder = deploy::runtime().block_on(deploy::unlock(&reach, force))?;
     if args.json {
         print_json(&serde_json::json!({
             "project": project,
@@ -331,6 +331,9 @@ pub(super) fn unlock_cmd(args: &DeployArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     match holder {
+        Some(holder) if holder.is_alive_here() => stderrln!(
+            "warning: broke the deploy lock of `{project}` held by {holder}, which is still running: it may fail, or another apply may run beside it"
+        ),
         Some(holder) => stderrln!("broke the deploy lock of `{project}` held by {holder}"),
         None => stderrln!("`{project}` was not locked"),
     }

@@ -215,9 +215,16 @@ enum Command {
         smoke: SmokeArgs,
     },
     /// Break the deploy lock of a host (when the apply that held it is gone).
+    ///
+    /// Refused while the holder's process still runs on this machine; a holder on
+    /// another machine cannot be checked from here, so make sure it is gone.
     Unlock {
         #[command(flatten)]
         deploy: DeployArgs,
+        /// Break it even from an apply that is still running here: that apply
+        /// fails, or races the next one.
+        #[arg(long)]
+        force: bool,
     },
     /// Lint compose files, Caddyfiles and deploy scripts that vpai did not write.
     ///
@@ -420,9 +427,9 @@ fn dispatch(command: Command, color: bool) -> Result<ExitCode, Failure> {
             deploy.stack.once("down")?;
             down_cmd(&deploy, volumes, yes)
         }
-        Command::Unlock { deploy } => {
+        Command::Unlock { deploy, force } => {
             deploy.stack.once("unlock")?;
-            unlock_cmd(&deploy)
+            unlock_cmd(&deploy, force)
         }
         Command::Rollback {
             mut deploy,

@@ -84,9 +84,9 @@ pub async fn down(reach: &Reach, volumes: bool) -> Result<DownReport, Diagnostic
         .map_err(Diagnostic::from)
 }
 
-/// Break the project's deploy lock; who held it, if anyone.
-pub async fn unlock(reach: &Reach) -> Result<Option<Holder>, Diagnostic> {
-    lock::force_release(&engine(reach).await?, &reach.stack.project.name)
+/// Break the project's deploy lock ([`lock::break_lock`]); who held it, if anyone.
+pub async fn unlock(reach: &Reach, force: bool) -> Result<Option<Holder>, Diagnostic> {
+    lock::break_lock(&engine(reach).await?, &reach.stack.project.name, force)
         .await
         .map_err(Diagnostic::from)
 }

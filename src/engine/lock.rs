@@ -76,6 +76,11 @@ impl Holder {
         self.machine == machine_name()
             && process_start(self.pid).is_none_or(|start| start != self.pid_start)
     }
+
+    /// The holder ran here and its process still runs: a live apply.
+    pub fn is_alive_here(&self) -> bool {
+        self.machine == machine_name() && !self.is_stale_here()
+    }
 }
 
 impl std::fmt::Display for Holder {
@@ -150,9 +155,10 @@ pub async fn acquire(
         match created {
             Ok(_) => return Ok(Lock { name, broke_stale }),
             Err(e) if conflict(&e) => {
-                let holder = holder(engine, project)
-                    .await?
-                    .unwrap_or_else(|| Holder::from_labels(&HashMap::new()));
+                // Released between our create and this read: try again.
+                let Some(holder) = holder(engine, project).await? else {
+                    continue;
+                };
                 if holder.is_stale_here() && broke_stale.is_none() {
                     super::remove_container(engine, &name).await?;
                     broke_stale = Some(holder);
@@ -191,9 +197,25 @@ pub async fn release(engine: &Engine, lock: &Lock) -> Result<(), EngineError> {
     super::remove_container(engine, &lock.name).await
 }
 
-/// Break the lock whoever holds it (`vpai unlock`).
-pub async fn force_release(engine: &Engine, project: &str) -> Result<Option<Holder>, EngineError> {
-    let holder = holder(engine, project).await?;
+/// Break the lock (`vpai unlock`): who held it, if anyone. A holder whose process
+/// still runs on this machine is an apply at work, and breaking its lock would let a
+/// second one run beside it: refused unless `force`. A holder on another machine
+/// cannot be checked from here.
+pub async fn break_lock(
+    engine: &Engine,
+    project: &str,
+    force: bool,
+) -> Result<Option<Holder>, EngineError> {
+    let Some(holder) = holder(engine, project).await? else {
+        return Ok(None);
+    };
+    if holder.is_alive_here() && !force {
+        return Err(EngineError::Refused(format!(
+            "the deploy lock of `{project}` is held by an apply that is still running: {holder}; \
+             wait for it or stop it (`kill {}`); `vpai unlock --force` breaks the lock anyway",
+            holder.pid
+        )));
+    }
     super::remove_container(engine, &lock_name(project)).await?;
-    Ok(holder)
+    Ok(Some(holder))
 }
