@@ -27,6 +27,17 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Whether the engine has a container of that name, running or not.
+fn container_exists(name: &str) -> bool {
+    Command::new("docker")
+        .args(["inspect", name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
 /// The address of `container` on `network`.
 fn network_ip(container: &str, network: &str) -> String {
     docker(&[
@@ -976,15 +987,7 @@ fn a_second_apply_and_an_unlock_are_refused_while_the_holder_runs() {
         .unwrap();
     let lock = format!("vpai-lock-{}", e.project);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline
-        && !Command::new("docker")
-            .args(["inspect", &lock])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    {
+    while Instant::now() < deadline && !container_exists(&lock) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let second = e.vpai(&["up"]);
@@ -998,19 +1001,10 @@ fn a_second_apply_and_an_unlock_are_refused_while_the_holder_runs() {
     // Nor can the lock be broken under it.
     let unlock = e.vpai(&["unlock", "--target", "local"]);
     assert_eq!(unlock.code, 1, "{}", unlock.stderr);
+    assert!(unlock.stderr.contains("still running"), "{}", unlock.stderr);
+    assert!(unlock.stderr.contains(&format!("pid {}", first.id())));
     assert!(
-        unlock.stderr.contains("still running")
-            && unlock.stderr.contains(&format!("pid {}", first.id())),
-        "{}",
-        unlock.stderr
-    );
-    assert!(
-        Command::new("docker")
-            .args(["inspect", &lock])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap()
-            .success(),
+        container_exists(&lock),
         "the refused unlock removed the lock"
     );
     assert!(first.wait().unwrap().success());
@@ -1059,15 +1053,7 @@ fn a_second_apply_and_an_unlock_are_refused_while_the_holder_runs() {
         "{}",
         forced.stderr
     );
-    assert!(
-        !Command::new("docker")
-            .args(["inspect", &lock])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(!container_exists(&lock));
 }
 
 #[test]
