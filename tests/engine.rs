@@ -27,6 +27,35 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A deploy lock named `lock` whose holder is this test's own process (alive, on
+/// this machine), with `token`: what a running apply's lock looks like.
+fn lock_held_by_this_test(lock: &str, token: &str) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_string();
+    let machine = std::fs::read_to_string("/etc/hostname").unwrap();
+    let labels = [
+        format!("vpai.lock.pid={}", std::process::id()),
+        format!("vpai.lock.pid-start={start}"),
+        format!("vpai.lock.machine={}", machine.trim()),
+        "vpai.lock.user=tester".to_string(),
+        "vpai.lock.since=2026-12-07T00:00:00Z".to_string(),
+        format!("vpai.lock.token={token}"),
+    ];
+    let mut create = vec!["create", "--name", lock];
+    for label in &labels {
+        create.extend(["--label", label]);
+    }
+    create.push("vpai-test/debian:bookworm");
+    docker(&create);
+}
+
 /// Whether the engine has a container of that name, running or not.
 fn container_exists(name: &str) -> bool {
     Command::new("docker")
@@ -1019,29 +1048,7 @@ fn a_second_apply_and_an_unlock_are_refused_while_the_holder_runs() {
 
     // A lock whose holder is a live process here (this test's own): --force breaks
     // it, and says whose it was.
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let start = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .nth(19)
-        .unwrap()
-        .to_string();
-    let machine = std::fs::read_to_string("/etc/hostname").unwrap();
-    let labels = [
-        format!("vpai.lock.pid={}", std::process::id()),
-        format!("vpai.lock.pid-start={start}"),
-        format!("vpai.lock.machine={}", machine.trim()),
-        "vpai.lock.user=tester".to_string(),
-        "vpai.lock.since=2026-12-07T00:00:00Z".to_string(),
-    ];
-    let mut create = vec!["create", "--name", &lock];
-    for label in &labels {
-        create.extend(["--label", label]);
-    }
-    create.push("vpai-test/debian:bookworm");
-    docker(&create);
+    lock_held_by_this_test(&lock, "a-live-holder");
     let refused = e.vpai(&["unlock", "--target", "local"]);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     let forced = e.vpai(&["unlock", "--force", "--target", "local"]);
@@ -1054,6 +1061,53 @@ fn a_second_apply_and_an_unlock_are_refused_while_the_holder_runs() {
         forced.stderr
     );
     assert!(!container_exists(&lock));
+}
+
+#[test]
+fn a_run_whose_lock_was_broken_never_releases_the_next_holders() {
+    let e = E2e::new("token");
+    let mut first = e
+        .command(&["up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = format!("vpai-lock-{}", e.project);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && !container_exists(&lock) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Frozen while its lock is broken and another run takes it.
+    let pid = first.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let forced = e.vpai(&["unlock", "--force", "--target", "local"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    lock_held_by_this_test(&lock, "the-next-holder");
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _ = first.wait().unwrap();
+    let token = docker(&[
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"vpai.lock.token\"}}",
+        &lock,
+    ]);
+    assert_eq!(
+        token, "the-next-holder",
+        "the broken run removed the next holder's lock"
+    );
+    docker(&["rm", &lock]);
 }
 
 #[test]

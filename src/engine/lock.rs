@@ -34,6 +34,9 @@ pub struct Holder {
     /// mistaken for the holder.
     pub pid_start: String,
     pub since: String,
+    /// Drawn when the lock is taken: only the run that holds this token releases
+    /// the lock, so a run whose lock was broken never removes the next holder's.
+    pub token: String,
 }
 
 impl Holder {
@@ -47,6 +50,7 @@ impl Holder {
             pid,
             pid_start: process_start(pid).unwrap_or_default(),
             since: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            token: format!("{:032x}", rand::random::<u128>()),
         }
     }
 
@@ -57,6 +61,7 @@ impl Holder {
             ("vpai.lock.pid".into(), self.pid.to_string()),
             ("vpai.lock.pid-start".into(), self.pid_start.clone()),
             ("vpai.lock.since".into(), self.since.clone()),
+            ("vpai.lock.token".into(), self.token.clone()),
         ])
     }
 
@@ -68,6 +73,7 @@ impl Holder {
             pid: get("vpai.lock.pid").parse().unwrap_or(0),
             pid_start: get("vpai.lock.pid-start"),
             since: get("vpai.lock.since"),
+            token: get("vpai.lock.token"),
         }
     }
 
@@ -111,6 +117,7 @@ fn process_start(pid: u32) -> Option<String> {
 pub struct Lock {
     pub name: String,
     pub broke_stale: Option<Holder>,
+    token: String,
 }
 
 fn conflict(e: &DockerError) -> bool {
@@ -153,7 +160,13 @@ pub async fn acquire(
             )
             .await;
         match created {
-            Ok(_) => return Ok(Lock { name, broke_stale }),
+            Ok(_) => {
+                return Ok(Lock {
+                    name,
+                    broke_stale,
+                    token: me.token,
+                });
+            }
             Err(e) if conflict(&e) => {
                 // Released between our create and this read: try again.
                 let Some(holder) = holder(engine, project).await? else {
@@ -178,9 +191,13 @@ pub async fn acquire(
 
 /// The current holder, if the lock is taken.
 pub async fn holder(engine: &Engine, project: &str) -> Result<Option<Holder>, EngineError> {
+    holder_of(engine, &lock_name(project)).await
+}
+
+async fn holder_of(engine: &Engine, name: &str) -> Result<Option<Holder>, EngineError> {
     match engine
         .docker
-        .inspect_container(&lock_name(project), None::<InspectContainerOptions>)
+        .inspect_container(name, None::<InspectContainerOptions>)
         .await
     {
         Ok(c) => Ok(Some(Holder::from_labels(
@@ -193,8 +210,18 @@ pub async fn holder(engine: &Engine, project: &str) -> Result<Option<Holder>, En
     }
 }
 
+/// Release the lock if this run still holds it. Broken under it (`vpai unlock
+/// --force`) and taken since by another run, it is that run's: left in place.
 pub async fn release(engine: &Engine, lock: &Lock) -> Result<(), EngineError> {
-    super::remove_container(engine, &lock.name).await
+    match holder_of(engine, &lock.name).await? {
+        Some(holder) if holder.token == lock.token => {
+            super::remove_container(engine, &lock.name).await
+        }
+        Some(other) => Err(EngineError::Refused(format!(
+            "the deploy lock was broken during this run and is now held by {other}: left to it"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Break the lock (`vpai unlock`): who held it, if anyone. A holder whose process
