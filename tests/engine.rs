@@ -211,6 +211,23 @@ impl E2e {
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     }
 
+    /// `vpai up` started in the background, once it holds the deploy lock, and
+    /// that lock's name.
+    fn up_holding_the_lock(&self) -> (std::process::Child, String) {
+        let up = self
+            .command(&["up"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lock = format!("vpai-lock-{}", self.project);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline && !container_exists(&lock) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (up, lock)
+    }
+
     fn container(&self, service: &str) -> String {
         format!("{}_{service}", self.project)
     }
@@ -998,27 +1015,16 @@ fn sigkill_mid_apply_then_apply_again_converges() {
     let mut unique = names.clone();
     unique.dedup();
     assert_eq!(names, unique, "duplicate containers");
-    let lock = Command::new("docker")
-        .args(["inspect", &format!("vpai-lock-{}", e.project)])
-        .output()
-        .unwrap();
-    assert!(!lock.status.success(), "the lock is released");
+    assert!(
+        !container_exists(&format!("vpai-lock-{}", e.project)),
+        "the lock is released"
+    );
 }
 
 #[test]
 fn a_second_apply_and_an_unlock_are_refused_while_the_holder_runs() {
     let e = E2e::new("lock");
-    let mut first = e
-        .command(&["up"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lock = format!("vpai-lock-{}", e.project);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline && !container_exists(&lock) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut first, lock) = e.up_holding_the_lock();
     let second = e.vpai(&["up"]);
     assert_eq!(second.code, 1, "{}", second.stderr);
     assert!(
@@ -1066,17 +1072,7 @@ fn a_second_apply_and_an_unlock_are_refused_while_the_holder_runs() {
 #[test]
 fn a_run_whose_lock_was_broken_never_releases_the_next_holders() {
     let e = E2e::new("token");
-    let mut first = e
-        .command(&["up"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lock = format!("vpai-lock-{}", e.project);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline && !container_exists(&lock) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut first, lock) = e.up_holding_the_lock();
     // Frozen while its lock is broken and another run takes it.
     let pid = first.id().to_string();
     assert!(

@@ -245,8 +245,11 @@ pub(super) fn secrets_cmd(command: SecretsCommand) -> Result<ExitCode, Failure> 
             args.once("secrets edit")?;
             let stack = load(&args)?;
             // Edit what exists: a missing file is `secrets sync`'s to create.
-            secrets(&args, &stack, &identity)?;
-            let mut store = store(&args, &stack, &identity)?;
+            let mut store = SecretStore::open_existing(
+                &stack_dir(&args),
+                &stack,
+                identity.identity.as_deref(),
+            )?;
             let values = store.values();
             let edited = init::edit_in_editor(&values)?;
             if edited == values {

@@ -9,7 +9,7 @@
 
 pub mod restic_env;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -195,6 +195,12 @@ impl SecretFiles {
             _ => &self.own,
         }
     }
+
+    /// The files that `specs`' values live in and that do not exist yet.
+    pub fn absent<'s>(&self, specs: impl IntoIterator<Item = &'s SecretSpec>) -> BTreeSet<&Path> {
+        let needed: BTreeSet<&Path> = specs.into_iter().map(|s| self.file_of(Some(s))).collect();
+        needed.into_iter().filter(|file| !file.exists()).collect()
+    }
 }
 
 /// One environment's values, read from its files and written back to them.
@@ -206,6 +212,21 @@ pub struct SecretStore {
 }
 
 impl SecretStore {
+    /// [`Self::open`], refused when a file the stack's secrets live in does not exist.
+    pub fn open_existing(
+        stack_dir: &Path,
+        stack: &Stack,
+        identity: Option<&Path>,
+    ) -> Result<Self, SecretsError> {
+        let files = SecretFiles::of(stack_dir, stack);
+        if let Some(file) = files.absent(stack.secrets.values()).first() {
+            return Err(SecretsError::Missing {
+                file: file.display().to_string(),
+            });
+        }
+        Self::open(stack_dir, stack, identity)
+    }
+
     /// Read both files; one that does not exist yet reads as empty.
     pub fn open(
         stack_dir: &Path,
@@ -300,16 +321,7 @@ pub fn load(
     stack: &Stack,
     identity: Option<&Path>,
 ) -> Result<SecretValues, SecretsError> {
-    let files = SecretFiles::of(stack_dir, stack);
-    for spec in stack.secrets.values() {
-        let file = files.file_of(Some(spec));
-        if !file.exists() {
-            return Err(SecretsError::Missing {
-                file: file.display().to_string(),
-            });
-        }
-    }
-    Ok(SecretStore::open(stack_dir, stack, identity)?.values())
+    Ok(SecretStore::open_existing(stack_dir, stack, identity)?.values())
 }
 
 /// What `check` says of the secrets' values: the ones `render` would refuse to go
@@ -334,15 +346,7 @@ pub fn unset_values(stack_file: &Path, stack: &Stack) -> Vec<Diagnostic> {
         return Vec::new();
     }
     let files = SecretFiles::of(stack_dir, stack);
-    let absent: Vec<&Path> = {
-        let mut absent: Vec<&Path> = needed
-            .iter()
-            .map(|spec| files.file_of(Some(spec)))
-            .filter(|file| !file.exists())
-            .collect();
-        absent.dedup();
-        absent
-    };
+    let absent = files.absent(needed.iter().copied());
     if let Some(file) = absent.first() {
         let without = needed
             .iter()
